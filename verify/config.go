@@ -1,0 +1,177 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// AssertionType is the only client_assertion_type a Verifier accepts
+// (RFC 7523 §2.2).
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// AudiencePolicy says which aud values identify this server.
+type AudiencePolicy int
+
+const (
+	// AudienceRFC7523bis accepts an aud that is the issuer identifier, as a
+	// JSON string or a one-element array (draft-ietf-oauth-rfc7523bis §4).
+	// It is the default.
+	AudienceRFC7523bis AudiencePolicy = iota
+	// AudienceStrict accepts only a JSON string equal to the issuer
+	// identifier (FAPI 2.0 Security Profile §5.3.2.1).
+	AudienceStrict
+	// AudienceLegacy accepts an aud with any member equal to the issuer
+	// identifier or one of [Config.Endpoints], for clients built to RFC 7523
+	// (2015). It admits the 2025 audience-injection attacks; prefer the
+	// others.
+	AudienceLegacy
+)
+
+var audienceNames = [...]string{"rfc7523bis", "strict", "legacy"}
+
+// String returns "rfc7523bis", "strict" or "legacy".
+func (p AudiencePolicy) String() string {
+	if p < 0 || int(p) >= len(audienceNames) {
+		return fmt.Sprintf("AudiencePolicy(%d)", int(p))
+	}
+	return audienceNames[p]
+}
+
+// ParseAudiencePolicy returns the policy named "rfc7523bis", "strict" or
+// "legacy" (the names of [AudiencePolicy.String]).
+func ParseAudiencePolicy(name string) (AudiencePolicy, error) {
+	if i := slices.Index(audienceNames[:], name); i >= 0 {
+		return AudiencePolicy(i), nil
+	}
+	return 0, fmt.Errorf("verify: unknown audience policy %q (want rfc7523bis, strict or legacy)", name)
+}
+
+// Defaults of [Config].
+const (
+	DefaultLeeway             = 15 * time.Second
+	DefaultMaxLifetime        = 10 * time.Minute
+	DefaultMaxJTILength       = 256
+	DefaultMinRSABits         = 2048
+	DefaultMaxAssertionLength = 16 << 10
+)
+
+// asymmetric lists every alg a Verifier can accept for private_key_jwt.
+var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// symmetric lists the algs of client_secret_jwt with their minimum secret
+// length in bytes (RFC 7518 §3.2).
+var symmetric = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// DefaultAlgorithms returns the algs accepted by default: RS256, RS384,
+// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA.
+func DefaultAlgorithms() []string { return slices.Clone(asymmetric) }
+
+// FAPIAlgorithms returns the algs FAPI 2.0 Security Profile §5.4 permits:
+// PS256, ES256 and EdDSA.
+func FAPIAlgorithms() []string { return []string{"PS256", "ES256", "EdDSA"} }
+
+// Config is the policy of a [Verifier]. The zero value is the default
+// policy; each field documents its zero value.
+type Config struct {
+	// Audience is the aud policy. Zero: AudienceRFC7523bis.
+	Audience AudiencePolicy
+	// Endpoints are further aud values accepted under AudienceLegacy, such
+	// as the token endpoint URL. Compared exactly. Setting them under
+	// another policy is an error.
+	Endpoints []string
+	// Algorithms is the allow-list of asymmetric algs for private_key_jwt,
+	// compared exactly. Nil: DefaultAlgorithms. "none" and HS* are never
+	// accepted here.
+	Algorithms []string
+	// AllowClientSecretJWT lets clients registered with
+	// MethodClientSecretJWT authenticate (HS256, HS384, HS512). False: such
+	// clients are refused with ErrMethod.
+	AllowClientSecretJWT bool
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero:
+	// DefaultLeeway (15 s); negative: none.
+	Leeway time.Duration
+	// MaxLifetime bounds how far ahead exp may lie (exp - now), and how old
+	// iat may be. Zero: DefaultMaxLifetime (10 min). Negative: an error.
+	MaxLifetime time.Duration
+	// MaxJTILength bounds jti, in bytes. Zero: DefaultMaxJTILength (256).
+	MaxJTILength int
+	// MinRSABits is the smallest RSA modulus accepted. Zero:
+	// DefaultMinRSABits (2048); smaller values are an error.
+	MinRSABits int
+	// MaxAssertionLength bounds the assertion, in bytes. Zero:
+	// DefaultMaxAssertionLength (16 KiB).
+	MaxAssertionLength int
+	// RequireType rejects assertions without a typ header. False: a missing
+	// typ is accepted (rfc7523bis: rejecting it is NOT RECOMMENDED); a
+	// present one must still be JWT or client-authentication+jwt.
+	RequireType bool
+	// Now returns the current time. Nil: time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns a validated copy of c with zero values replaced.
+func (c *Config) withDefaults() (Config, error) {
+	var cfg Config
+	if c != nil {
+		cfg = *c
+	}
+	cfg.Endpoints = slices.Clone(cfg.Endpoints)
+	if cfg.Audience < AudienceRFC7523bis || cfg.Audience > AudienceLegacy {
+		return cfg, fmt.Errorf("verify: unknown audience policy %d", cfg.Audience)
+	}
+	if len(cfg.Endpoints) > 0 && cfg.Audience != AudienceLegacy {
+		return cfg, errors.New("verify: Endpoints are accepted as aud only under AudienceLegacy")
+	}
+	if slices.Contains(cfg.Endpoints, "") {
+		return cfg, errors.New("verify: empty endpoint")
+	}
+	if cfg.Algorithms == nil {
+		cfg.Algorithms = DefaultAlgorithms()
+	} else {
+		if len(cfg.Algorithms) == 0 {
+			return cfg, errors.New("verify: empty Algorithms")
+		}
+		cfg.Algorithms = slices.Clone(cfg.Algorithms)
+		for _, alg := range cfg.Algorithms {
+			if !slices.Contains(asymmetric, alg) {
+				return cfg, fmt.Errorf("verify: alg %q not supported for private_key_jwt (supported: %v)", alg, asymmetric)
+			}
+		}
+	}
+	switch {
+	case cfg.Leeway == 0:
+		cfg.Leeway = DefaultLeeway
+	case cfg.Leeway < 0:
+		cfg.Leeway = 0
+	}
+	switch {
+	case cfg.MaxLifetime == 0:
+		cfg.MaxLifetime = DefaultMaxLifetime
+	case cfg.MaxLifetime < 0:
+		return cfg, errors.New("verify: negative MaxLifetime")
+	}
+	switch {
+	case cfg.MaxJTILength == 0:
+		cfg.MaxJTILength = DefaultMaxJTILength
+	case cfg.MaxJTILength < 0:
+		return cfg, errors.New("verify: negative MaxJTILength")
+	}
+	switch {
+	case cfg.MinRSABits == 0:
+		cfg.MinRSABits = DefaultMinRSABits
+	case cfg.MinRSABits < DefaultMinRSABits:
+		return cfg, fmt.Errorf("verify: MinRSABits %d below %d", cfg.MinRSABits, DefaultMinRSABits)
+	}
+	switch {
+	case cfg.MaxAssertionLength == 0:
+		cfg.MaxAssertionLength = DefaultMaxAssertionLength
+	case cfg.MaxAssertionLength < 0:
+		return cfg, errors.New("verify: negative MaxAssertionLength")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg, nil
+}
