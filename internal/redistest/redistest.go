@@ -1,0 +1,197 @@
+// Package redistest starts throwaway redis-server processes for tests.
+//
+// Each server listens on a free loopback port, keeps nothing on disk and is
+// killed when the test that started it ends. It speaks to the server only
+// through raw RESP, so importing it adds no Redis client to a package.
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long Start and Restart wait for a server to answer
+// PING.
+const startTimeout = 10 * time.Second
+
+// Server is a redis-server process owned by one test.
+//
+// Its methods are safe for concurrent use, but a test normally drives it from
+// one goroutine.
+type Server struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+}
+
+// Start starts a redis-server on a free loopback port, waits until it answers
+// PING and registers a cleanup that kills it when tb ends.
+//
+// Start skips the test, saying so, when no redis-server is on the PATH (on
+// Debian: apt-get install redis-server). Any other failure is fatal.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Skipf("redistest: redis-server not found on PATH (%v); install it (apt-get install redis-server) to run this test", err)
+	}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
+	tb.Cleanup(s.Stop)
+
+	// A free port can be taken by someone else between our probe and the
+	// server's bind, so try a few.
+	for attempt := 1; ; attempt++ {
+		s.port, err = freePort()
+		if err != nil {
+			tb.Fatalf("redistest: %v", err)
+		}
+		if err = s.start(); err == nil {
+			return s
+		}
+		if attempt == 5 {
+			tb.Fatalf("redistest: %v", err)
+		}
+	}
+}
+
+// Addr returns the server's host:port.
+func (s *Server) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+}
+
+// Stop kills the server and waits for it to exit. The data it held is lost.
+// Stop on a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+// Restart stops the server if it runs, then starts a new, empty one on the
+// same port and waits until it answers PING. A failure is fatal to the test.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Stop()
+	// The port was ours a moment ago; allow a little time for it to be
+	// released before giving up.
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("redistest: restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) stopLocked() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd, s.exited = nil, nil
+}
+
+// start launches redis-server on s.port and waits for PING.
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	logFile := filepath.Join(s.dir, "redis.log")
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--logfile", logFile,
+	)
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.cmd, s.exited = cmd, exited
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := ping(s.Addr())
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			s.cmd, s.exited = nil, nil
+			return fmt.Errorf("redis-server on port %d exited: %v; log:\n%s", s.port, err, readLog(logFile))
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.stopLocked()
+			return fmt.Errorf("redis-server on port %d did not answer PING within %v: %v; log:\n%s", s.port, startTimeout, err, readLog(logFile))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ping sends one PING over a fresh connection and expects +PONG.
+func ping(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return err
+	}
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != "+PONG" {
+		return errors.New("unexpected reply to PING: " + strconv.Quote(line))
+	}
+	return nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func readLog(name string) string {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return string(b)
+}
