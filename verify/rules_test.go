@@ -352,3 +352,75 @@ func checkError(t *testing.T, err, want error, assertion string) {
 		t.Errorf("error text %q echoes the assertion", err)
 	}
 }
+
+// TestExplainAgreesWithVerify checks, over every rule case, that the first
+// step Explain reports as failed is the check Verify fails on, and that
+// Explain uses up no jti.
+func TestExplainAgreesWithVerify(t *testing.T) {
+	for _, tc := range ruleCases() {
+		if errors.Is(tc.want, verify.ErrReplayUnavailable) {
+			continue // Explain never reaches the store
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			store := &mapStore{}
+			v := newVerifier(t, tc.cfg, store)
+			steps := v.Explain(context.Background(), tc.req)
+			if len(steps) != 16 || steps[15].Check != "replay" || !steps[15].Skipped {
+				t.Fatalf("steps %+v", steps)
+			}
+			var first error
+			for _, s := range steps {
+				if s.Err != nil && s.Skipped {
+					t.Errorf("step %s both failed and skipped", s.Check)
+				}
+				if s.Err != nil && first == nil {
+					first = s.Err
+				}
+			}
+			if tc.want == nil {
+				if first != nil {
+					t.Fatalf("Explain failed a check of an accepted assertion: %v", first)
+				}
+				for _, s := range steps[:15] {
+					if s.Skipped {
+						t.Errorf("step %s skipped for an accepted assertion", s.Check)
+					}
+				}
+			} else if !errors.Is(first, tc.want) {
+				t.Fatalf("first failed step %v, want %v (steps %+v)", first, tc.want, steps)
+			}
+			if len(store.m) != 0 {
+				t.Fatal("Explain claimed a jti")
+			}
+			_, err := v.Verify(context.Background(), tc.req)
+			if (err == nil) != (tc.want == nil) {
+				t.Fatalf("Verify after Explain: %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExplainReportsEveryFailure(t *testing.T) {
+	v := newVerifier(t, nil, nil)
+	// Signed by the wrong key, for the token endpoint, expired, without jti.
+	a := mint(testkeys.RSA2048Alt, "RS256", r1, "rsa", func(c map[string]any) {
+		c["aud"] = tokenEndpoint
+		c["exp"] = at(-time.Hour)
+		delete(c, "jti")
+	})
+	failed := map[string]error{}
+	for _, s := range v.Explain(context.Background(), req(a)) {
+		if s.Err != nil {
+			failed[s.Check] = s.Err
+		}
+	}
+	want := map[string]error{"signature": verify.ErrSignature, "aud": verify.ErrAudience, "exp": verify.ErrExpired, "jti": verify.ErrJTI}
+	if len(failed) != len(want) {
+		t.Errorf("failed %v, want %v", failed, want)
+	}
+	for check, w := range want {
+		if !errors.Is(failed[check], w) {
+			t.Errorf("%s: %v, want %v", check, failed[check], w)
+		}
+	}
+}

@@ -1,0 +1,320 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pkjwt/pkjwt/replay"
+)
+
+// This file holds the checks of Verify and Explain, one function per step,
+// each returning nil or an *Error.
+
+// checkRequest applies RULES 1 and 3 to the request parameters.
+func checkRequest(req Request) error {
+	switch {
+	case req.Assertion == "" && req.AssertionType == "":
+		if req.OtherAuthentication != "" {
+			return newError(ErrNoCredentials, fmt.Errorf("%s is not accepted", req.OtherAuthentication))
+		}
+		return newError(ErrNoCredentials, nil)
+	case req.OtherAuthentication != "":
+		return newError(ErrMultipleMethods, fmt.Errorf("client assertion and %s", req.OtherAuthentication))
+	case req.AssertionType == "":
+		return newError(ErrMissingParameter, errors.New("client_assertion_type missing"))
+	case req.Assertion == "":
+		return newError(ErrMissingParameter, errors.New("client_assertion missing"))
+	case req.AssertionType != AssertionType:
+		return newError(ErrAssertionType, nil)
+	}
+	return nil
+}
+
+// checkSyntax rejects what is not a compact JWS of bounded size: anything
+// but exactly three segments of base64url characters (RULES 4). Go's base64
+// decoder would otherwise skip CR and LF.
+func checkSyntax(s string, maxLen int) error {
+	if len(s) > maxLen {
+		return newError(ErrMalformed, fmt.Errorf("assertion of %d bytes exceeds %d", len(s), maxLen))
+	}
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b == '.':
+			dots++
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_':
+		default:
+			return newError(ErrMalformed, fmt.Errorf("byte %d is not base64url", i))
+		}
+	}
+	if dots != 2 {
+		return newError(ErrMalformed, fmt.Errorf("%d segments, want 3 (compact JWS)", dots+1))
+	}
+	return nil
+}
+
+// parseError turns an error of jwt.Parser into an *Error.
+func parseError(err error, tok *jwt.Token) error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return newError(ErrMalformed, err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return newError(ErrSignature, err)
+	case tok != nil && tok.Method == nil:
+		// The parser knows no signing method by that alg: unknown
+		// (including every casing of "none" but the exact one) or absent.
+		return newError(ErrAlgorithm, errors.New("unknown or missing alg"))
+	}
+	return newError(ErrMalformed, err)
+}
+
+// checkHeader applies RULES 4 (crit) and 9 (typ).
+func (v *Verifier) checkHeader(h map[string]any) error {
+	if _, ok := h["crit"]; ok {
+		// No extension is understood, so any crit entry is unknown
+		// (RFC 7515 §4.1.11).
+		return newError(ErrCritical, nil)
+	}
+	typ, ok := h["typ"]
+	if !ok {
+		if v.cfg.RequireType {
+			return newError(ErrType, errors.New("typ required"))
+		}
+		return nil
+	}
+	s, _ := typ.(string)
+	s = strings.TrimPrefix(strings.ToLower(s), "application/")
+	if s != "jwt" && s != "client-authentication+jwt" {
+		return newError(ErrType, nil)
+	}
+	return nil
+}
+
+// checkIdentity applies RULES 10 (iss, sub) and 2 (client_id).
+func checkIdentity(req Request, c *claims) error {
+	if err := checkIssuer(c); err != nil {
+		return err
+	}
+	if err := checkSubject(c); err != nil {
+		return err
+	}
+	return checkClientID(req, c)
+}
+
+func checkIssuer(c *claims) error {
+	if !c.iss.ok || c.iss.v == "" {
+		return newError(ErrIssuer, nil)
+	}
+	return nil
+}
+
+func checkSubject(c *claims) error {
+	if !c.sub.ok || c.sub.v != c.iss.v {
+		return newError(ErrSubject, nil)
+	}
+	return nil
+}
+
+func checkClientID(req Request, c *claims) error {
+	if req.ClientID != "" && req.ClientID != c.iss.v {
+		return newError(ErrClientIDMismatch, nil)
+	}
+	return nil
+}
+
+// client looks the client up and checks its registration.
+func (v *Verifier) client(ctx context.Context, id string) (*Client, error) {
+	client, err := v.clients.Client(ctx, id)
+	switch {
+	case errors.Is(err, ErrUnknownClient):
+		return nil, newError(ErrUnknownClient, nil)
+	case err != nil:
+		return nil, newError(ErrClientsUnavailable, err)
+	case client == nil || client.ID != id:
+		return nil, newError(ErrUnknownClient, errors.New("client registry returned another client"))
+	}
+	if err := client.validate(); err != nil {
+		return nil, newError(ErrMethod, fmt.Errorf("client registration: %w", err))
+	}
+	if client.method() == MethodClientSecretJWT && !v.cfg.AllowClientSecretJWT {
+		return nil, newError(ErrMethod, errors.New("client_secret_jwt is not enabled"))
+	}
+	return client, nil
+}
+
+// checkAlg applies RULES 6 (and 16) to the header's alg for client.
+func (v *Verifier) checkAlg(client *Client, alg string) error {
+	if client.SigningAlg != "" && alg != client.SigningAlg {
+		return newError(ErrAlgorithm, errors.New("not the client's token_endpoint_auth_signing_alg"))
+	}
+	if client.method() == MethodClientSecretJWT {
+		if _, ok := symmetric[alg]; !ok {
+			return newError(ErrAlgorithm, errors.New("client_secret_jwt requires HS256, HS384 or HS512"))
+		}
+		return nil
+	}
+	if !slices.Contains(v.cfg.Algorithms, alg) {
+		return newError(ErrAlgorithm, nil)
+	}
+	return nil
+}
+
+// key applies RULES 7, 8 and 16: it returns the kid and the key of client
+// that must verify the signature of t, whose alg passed checkAlg.
+func (v *Verifier) key(ctx context.Context, client *Client, t *jwt.Token) (string, any, error) {
+	alg := t.Method.Alg()
+	kid, ok := t.Header["kid"].(string)
+	if !ok && t.Header["kid"] != nil {
+		return "", nil, newError(ErrMalformed, errors.New("kid is not a string"))
+	}
+	if client.method() == MethodClientSecretJWT {
+		if minLen := symmetric[alg]; len(client.Secret) < minLen {
+			return "", nil, newError(ErrKeyRejected, fmt.Errorf("%s needs a secret of at least %d bytes", alg, minLen))
+		}
+		return kid, client.Secret, nil
+	}
+	key, err := client.Keys.Key(ctx, kid, alg)
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		return "", nil, newError(ErrKeyNotFound, err)
+	case errors.Is(err, ErrKeyIDRequired):
+		return "", nil, newError(ErrKeyIDRequired, err)
+	case err != nil:
+		return "", nil, newError(ErrKeysUnavailable, err)
+	}
+	if key.Algorithm != "" && key.Algorithm != alg {
+		return "", nil, newError(ErrKeyRejected, errors.New("key alg differs from the assertion's"))
+	}
+	if err := CheckKey(key.Public, alg, v.cfg.MinRSABits); err != nil {
+		return "", nil, newError(ErrKeyRejected, err)
+	}
+	return key.ID, key.Public, nil
+}
+
+// checkClaims applies RULES 11-14 to the claims of a verified assertion.
+func (v *Verifier) checkClaims(c *claims) error {
+	for _, check := range [...]func(*claims) error{v.checkAudience, v.checkExpiry, v.checkNotBefore, v.checkIssuedAt, v.checkJTI} {
+		if err := check(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAudience applies RULES 11 under the configured policy.
+func (v *Verifier) checkAudience(c *claims) error {
+	a := &c.aud
+	switch {
+	case !a.set:
+		return newError(ErrAudience, errors.New("aud missing"))
+	case !a.ok:
+		return newError(ErrAudience, errors.New("aud is not a string or an array of strings"))
+	}
+	switch v.cfg.Audience {
+	case AudienceStrict:
+		if a.array {
+			return newError(ErrAudience, errors.New("aud must be a string"))
+		}
+	case AudienceRFC7523bis:
+		if len(a.values) != 1 {
+			return newError(ErrAudience, errors.New("aud must have exactly one value"))
+		}
+	case AudienceLegacy:
+		for _, s := range a.values {
+			if s == v.issuer || slices.Contains(v.cfg.Endpoints, s) {
+				return nil
+			}
+		}
+		return newError(ErrAudience, nil)
+	}
+	if a.values[0] != v.issuer {
+		return newError(ErrAudience, nil)
+	}
+	return nil
+}
+
+// checkExpiry applies RULES 12.
+func (v *Verifier) checkExpiry(c *claims) error {
+	now := v.cfg.Now()
+	switch {
+	case !c.exp.ok:
+		return newError(ErrExpiryMissing, nil)
+	case !now.Before(c.exp.t.Add(v.cfg.Leeway)):
+		return newError(ErrExpired, nil)
+	case c.exp.t.Sub(now) > v.cfg.MaxLifetime:
+		return newError(ErrLifetime, nil)
+	}
+	return nil
+}
+
+// checkNotBefore applies RULES 13 to nbf.
+func (v *Verifier) checkNotBefore(c *claims) error {
+	switch {
+	case !c.nbf.set:
+	case !c.nbf.ok:
+		return newError(ErrNotYetValid, errors.New("nbf is not a number"))
+	case c.nbf.t.After(v.cfg.Now().Add(v.cfg.Leeway)):
+		return newError(ErrNotYetValid, nil)
+	}
+	return nil
+}
+
+// checkIssuedAt applies RULES 13 to iat.
+func (v *Verifier) checkIssuedAt(c *claims) error {
+	now := v.cfg.Now()
+	switch {
+	case !c.iat.set:
+	case !c.iat.ok:
+		return newError(ErrIssuedAt, errors.New("iat is not a number"))
+	case c.iat.t.After(now.Add(v.cfg.Leeway)):
+		return newError(ErrIssuedAt, errors.New("iat in the future"))
+	case now.Sub(c.iat.t) > v.cfg.MaxLifetime+v.cfg.Leeway:
+		return newError(ErrIssuedAt, errors.New("iat too old"))
+	}
+	return nil
+}
+
+// checkJTI applies RULES 14 to the jti's presence and length.
+func (v *Verifier) checkJTI(c *claims) error {
+	switch {
+	case !c.jti.ok || c.jti.v == "":
+		return newError(ErrJTI, errors.New("jti missing"))
+	case len(c.jti.v) > v.cfg.MaxJTILength:
+		return newError(ErrJTI, fmt.Errorf("jti of %d bytes exceeds %d", len(c.jti.v), v.cfg.MaxJTILength))
+	}
+	return nil
+}
+
+// claim records the jti as used until exp plus the leeway (RULES 14).
+func (v *Verifier) claim(ctx context.Context, c *claims) error {
+	err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, replay.ErrReplayed):
+		return newError(ErrReplayed, nil)
+	}
+	return newError(ErrReplayUnavailable, err)
+}
+
+// replayKey scopes jti to the client. The length prefix keeps the pair
+// unambiguous whatever bytes either holds.
+func replayKey(clientID, jti string) string {
+	return strconv.Itoa(len(clientID)) + ":" + clientID + ":" + jti
+}
+
+func (c *Client) method() string {
+	if c.Method == "" {
+		return MethodPrivateKeyJWT
+	}
+	return c.Method
+}
