@@ -1,0 +1,57 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/pkjwt/pkjwt/replay"
+)
+
+func ExampleNewMemory() {
+	store, err := replay.NewMemory(replay.MemoryConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	// The verifier claims client_id+jti until the assertion's exp plus the
+	// leeway, after every other check has passed.
+	ctx := context.Background()
+	key := "8:client-1jti-0a1b2c"
+	until := time.Now().Add(5 * time.Minute)
+
+	fmt.Println("first use:", store.Claim(ctx, key, until))
+
+	err = store.Claim(ctx, key, until)
+	fmt.Println("second use replayed:", errors.Is(err, replay.ErrReplayed))
+
+	// Output:
+	// first use: <nil>
+	// second use replayed: true
+}
+
+func ExampleMemoryConfig() {
+	// A store for at most 10,000 live claims, cleaned every 10 seconds.
+	store, err := replay.NewMemory(replay.MemoryConfig{
+		MaxEntries:      10_000,
+		CleanupInterval: 10 * time.Second,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	err = store.Claim(context.Background(), "8:client-1jti-0a1b2c", time.Now().Add(time.Minute))
+	fmt.Println(err)
+
+	store.Close()
+	err = store.Claim(context.Background(), "8:client-1jti-3d4e5f", time.Now().Add(time.Minute))
+	fmt.Println(errors.Is(err, replay.ErrClosed))
+
+	// Output:
+	// <nil>
+	// true
+}

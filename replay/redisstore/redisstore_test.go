@@ -1,0 +1,211 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pkjwt/pkjwt/internal/redistest"
+	"github.com/pkjwt/pkjwt/replay"
+	"github.com/pkjwt/pkjwt/replay/redisstore"
+	"github.com/pkjwt/pkjwt/replay/replaytest"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestMain(m *testing.M) {
+	// The fault tests make go-redis log failed dials; the tests check the
+	// errors themselves.
+	redis.SetLogger(discardLogger{})
+	os.Exit(m.Run())
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
+func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                  srv.Addr(),
+		ContextTimeoutEnabled: true,
+		// Fail fast while the server is down, so that fault tests are short.
+		DialTimeout: 200 * time.Millisecond,
+		MaxRetries:  -1,
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func newStore(t testing.TB, rdb redis.UniversalClient, cfg redisstore.Config) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(rdb, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// wantDown checks that err is a store failure: neither nil nor a replay.
+func wantDown(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil || errors.Is(err, replay.ErrReplayed) {
+		t.Fatalf("%s: Claim = %v, want an error not wrapping replay.ErrReplayed", what, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	replaytest.Run(t, func(t *testing.T) replay.Store {
+		return newStore(t, newClient(t, srv), redisstore.Config{})
+	})
+}
+
+func TestNewNilClient(t *testing.T) {
+	if _, err := redisstore.New(nil, redisstore.Config{}); err == nil {
+		t.Fatal("New(nil) = nil error, want an error")
+	}
+}
+
+func TestKeyLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := newClient(t, srv)
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour).Truncate(time.Millisecond).Add(time.Millisecond + 1) // needs rounding up
+
+	def := newStore(t, rdb, redisstore.Config{})
+	other := newStore(t, rdb, redisstore.Config{Prefix: "other:"})
+	for _, s := range []*redisstore.Store{def, other} {
+		if err := s.Claim(ctx, "k", until); err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+	}
+	if err := def.Claim(ctx, "k", until); !errors.Is(err, replay.ErrReplayed) {
+		t.Fatalf("second Claim = %v, want replay.ErrReplayed", err)
+	}
+
+	want := until.Truncate(time.Millisecond).Add(time.Millisecond).UnixMilli()
+	for _, key := range []string{redisstore.DefaultPrefix + "k", "other:k"} {
+		got, err := rdb.PExpireTime(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("PEXPIRETIME %s: %v", key, err)
+		}
+		if got.Milliseconds() != want {
+			t.Errorf("PEXPIRETIME %s = %d, want %d (until rounded up to the millisecond)", key, got.Milliseconds(), want)
+		}
+	}
+}
+
+func TestServerDownFailsClosed(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, newClient(t, srv), redisstore.Config{Timeout: time.Second})
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+
+	if err := s.Claim(ctx, "before", until); err != nil {
+		t.Fatalf("Claim while up: %v", err)
+	}
+	srv.Stop()
+	for _, k := range []string{"before", "during"} {
+		start := time.Now()
+		wantDown(t, "Claim("+k+") while down", s.Claim(ctx, k, until))
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Claim(%s) while down took %v, want at most about the 1s timeout", k, d)
+		}
+	}
+
+	srv.Restart() // empty: claims made before are forgotten, see the package docs
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := s.Claim(ctx, "after", until)
+		if err == nil {
+			break
+		}
+		wantDown(t, "Claim just after restart", err)
+		if time.Now().After(deadline) {
+			t.Fatalf("Claim still failing 5s after restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.Claim(ctx, "after", until); !errors.Is(err, replay.ErrReplayed) {
+		t.Fatalf("second Claim after restart = %v, want replay.ErrReplayed", err)
+	}
+}
+
+func TestHungServerTimesOut(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := newClient(t, srv)
+	s := newStore(t, rdb, redisstore.Config{Timeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil { // open a pooled connection
+		t.Fatal(err)
+	}
+
+	srv.Pause()
+	start := time.Now()
+	err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	elapsed := time.Since(start)
+	srv.Resume()
+
+	wantDown(t, "Claim against a hung server", err)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Claim against a hung server = %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if elapsed > time.Second {
+		t.Errorf("Claim against a hung server took %v, want about the 200ms timeout", elapsed)
+	}
+}
+
+func TestCallerDeadlineApplies(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := newClient(t, srv)
+	s := newStore(t, rdb, redisstore.Config{Timeout: -1})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, replay.ErrReplayed) {
+		t.Fatalf("Claim = %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+}
+
+func TestOutOfMemoryFailsClosed(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := newClient(t, srv)
+	ctx := context.Background()
+	// With noeviction (the Redis default) a full Redis refuses writes.
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, rdb, redisstore.Config{})
+	wantDown(t, "Claim against a full Redis", s.Claim(ctx, "k", time.Now().Add(time.Minute)))
+}
+
+// BenchmarkClaim measures first claims of unique keys against a local
+// redis-server, from parallel goroutines sharing one client.
+func BenchmarkClaim(b *testing.B) {
+	srv := redistest.Start(b)
+	rdb := newClient(b, srv)
+	s := newStore(b, rdb, redisstore.Config{})
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+	var goroutine atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		prefix := "8:client-1jti-" + strconv.FormatInt(goroutine.Add(1), 36) + "-"
+		for i := 0; pb.Next(); i++ {
+			if err := s.Claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
