@@ -1,0 +1,137 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/pkjwt/pkjwt/verify"
+)
+
+// A check is one way the HTTP request itself can be wrong, before any
+// client authentication happens. The exported sentinels below are checks.
+type check struct {
+	reason, description string
+}
+
+func (c *check) Error() string { return "middleware: " + c.description }
+
+// Sentinel errors for the HTTP-level checks, for errors.Is on the
+// *verify.Error an [ErrorWriter] receives. Each has Code
+// verify.CodeInvalidRequest; its text names the failed check in fixed words.
+var (
+	// ErrMethod: the request method is not POST (RFC 6749 §3.2). HTTP 405
+	// with Allow: POST.
+	ErrMethod error = &check{"method_not_allowed", "the request method must be POST"}
+	// ErrContentType: the body is not application/x-www-form-urlencoded
+	// (RFC 6749 §2.3.1, §4.1.3). HTTP 400.
+	ErrContentType error = &check{"content_type", "the request body must be application/x-www-form-urlencoded"}
+	// ErrBodyTooLarge: the body exceeds the cap of [WithMaxBodyBytes].
+	// HTTP 413.
+	ErrBodyTooLarge error = &check{"body_too_large", "the request body is too large"}
+	// ErrMalformedBody: the body could not be read or is not a valid form.
+	// HTTP 400.
+	ErrMalformedBody error = &check{"malformed_body", "the request body is not a valid form"}
+	// ErrQueryParameter: the URL query carries client_assertion,
+	// client_assertion_type or client_secret, which RFC 6749 §2.3.1 keeps
+	// out of URLs, or (on a request carrying an assertion) a client_id that
+	// is not also the body's client_id. HTTP 400.
+	ErrQueryParameter error = &check{"query_parameter", "client authentication parameters must be sent in the request body"}
+)
+
+// newError returns the *verify.Error for a failed HTTP-level check: Code
+// invalid_request, wrapping sentinel (and cause, if any).
+func newError(sentinel error, cause error) *verify.Error {
+	c := sentinel.(*check)
+	e := &verify.Error{Reason: c.reason, Code: verify.CodeInvalidRequest, Description: c.description, Err: sentinel}
+	if cause != nil {
+		e.Err = &causeError{sentinel: sentinel, cause: cause}
+	}
+	return e
+}
+
+// causeError wraps a sentinel and the cause of a failed check; its text is
+// the cause's, the sentinel's being already in the *verify.Error.
+type causeError struct {
+	sentinel, cause error
+}
+
+func (e *causeError) Error() string   { return e.cause.Error() }
+func (e *causeError) Unwrap() []error { return []error{e.sentinel, e.cause} }
+
+// Generic descriptions, sent under [WithGenericDescriptions] and, for
+// server errors, always.
+const (
+	genericInvalidClient  = "client authentication failed"
+	genericInvalidRequest = "the request is malformed"
+	genericServerError    = "the server could not authenticate the client; try again later"
+)
+
+// generic returns the description of code that names no check.
+func generic(code string) string {
+	switch code {
+	case verify.CodeInvalidClient:
+		return genericInvalidClient
+	case verify.CodeInvalidRequest:
+		return genericInvalidRequest
+	}
+	return genericServerError
+}
+
+// An ErrorWriter writes the response to a request that failed client
+// authentication (or an HTTP-level check). err.Code is the RFC 6749 §5.2
+// error code; err.Description is safe to send to the client (it is generic
+// for server errors and under [WithGenericDescriptions]); err.Reason and
+// err.Err are for operators and MUST NOT be sent. [StatusCode] gives the
+// status the default writer uses.
+//
+// Before an ErrorWriter runs, the middleware has set Cache-Control:
+// no-store and Pragma: no-cache, Allow: POST for [ErrMethod], and the
+// WWW-Authenticate challenge RFC 6749 §5.2 requires for invalid_client
+// when the client used the Authorization header.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, err *verify.Error)
+
+var _ ErrorWriter = WriteError
+
+// StatusCode returns the HTTP status for err: 405 for [ErrMethod], 413 for
+// [ErrBodyTooLarge], 503 for an infrastructure failure (err.Infrastructure:
+// the server could not decide, the client may retry), 401 for
+// invalid_client and 400 otherwise (invalid_request).
+func StatusCode(err *verify.Error) int {
+	switch {
+	case errors.Is(err, ErrMethod):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case err.Infrastructure():
+		return http.StatusServiceUnavailable
+	case err.Code == verify.CodeInvalidClient:
+		return http.StatusUnauthorized
+	}
+	return http.StatusBadRequest
+}
+
+// errorBody is the RFC 6749 §5.2 error response.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// WriteError is the default [ErrorWriter]. It writes the RFC 6749 §5.2 JSON
+// object {"error": err.Code, "error_description": err.Description} with
+// status [StatusCode](err), Content-Type: application/json, Cache-Control:
+// no-store and Pragma: no-cache. For an infrastructure failure it writes
+// "server_error" with a generic description, whatever err says.
+func WriteError(w http.ResponseWriter, _ *http.Request, err *verify.Error) {
+	body := errorBody{Error: err.Code, Description: err.Description}
+	if err.Infrastructure() {
+		body = errorBody{Error: verify.CodeServerError, Description: genericServerError}
+	}
+	b, _ := json.Marshal(body) // two strings: cannot fail
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(StatusCode(err))
+	w.Write(append(b, '\n'))
+}

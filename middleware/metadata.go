@@ -1,0 +1,62 @@
+package middleware
+
+import (
+	"fmt"
+
+	"github.com/pkjwt/pkjwt/verify"
+)
+
+// An Endpoint names an endpoint whose client authentication metadata
+// [NewMetadata] fills in.
+type Endpoint string
+
+// Endpoints with RFC 8414 client authentication metadata. A pushed
+// authorization request endpoint (RFC 9126 §2) has none of its own: it uses
+// the token endpoint's.
+const (
+	TokenEndpoint         Endpoint = "token_endpoint"
+	IntrospectionEndpoint Endpoint = "introspection_endpoint"
+	RevocationEndpoint    Endpoint = "revocation_endpoint"
+)
+
+// Metadata holds the RFC 8414 §2 authorization server metadata members
+// about client authentication at the token, introspection and revocation
+// endpoints. It marshals to those JSON members (the empty ones omitted),
+// also when embedded in the struct of a whole discovery document.
+//
+// A server that accepts further methods through [WithPassThrough] appends
+// them (for example "client_secret_basic") to the methods lists.
+type Metadata struct {
+	TokenEndpointAuthMethodsSupported                  []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported          []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpointAuthMethodsSupported             []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+}
+
+// NewMetadata returns the metadata of the given endpoints (default: the
+// token endpoint only), derived from what v accepts ([verify.Verifier.AuthMethods],
+// [verify.Verifier.SigningAlgorithms]), so that a discovery document cannot
+// drift from the verifier. The signing algs never include "none". It
+// panics on an Endpoint other than the constants of this package.
+func NewMetadata(v *verify.Verifier, endpoints ...Endpoint) Metadata {
+	if len(endpoints) == 0 {
+		endpoints = []Endpoint{TokenEndpoint}
+	}
+	var m Metadata
+	for _, e := range endpoints {
+		methods, algs := v.AuthMethods(), v.SigningAlgorithms()
+		switch e {
+		case TokenEndpoint:
+			m.TokenEndpointAuthMethodsSupported, m.TokenEndpointAuthSigningAlgValuesSupported = methods, algs
+		case IntrospectionEndpoint:
+			m.IntrospectionEndpointAuthMethodsSupported, m.IntrospectionEndpointAuthSigningAlgValuesSupported = methods, algs
+		case RevocationEndpoint:
+			m.RevocationEndpointAuthMethodsSupported, m.RevocationEndpointAuthSigningAlgValuesSupported = methods, algs
+		default:
+			panic(fmt.Sprintf("middleware: unknown Endpoint %q", string(e)))
+		}
+	}
+	return m
+}

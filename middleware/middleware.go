@@ -1,0 +1,422 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/pkjwt/pkjwt/verify"
+)
+
+// DefaultMaxBodyBytes is the default cap on a request body: 64 KiB, ample
+// for a token request with a 16 KiB assertion.
+const DefaultMaxBodyBytes = 64 << 10
+
+// An Option configures the middleware returned by [New].
+type Option func(*config)
+
+type config struct {
+	maxBody     int64
+	passThrough bool
+	writeError  ErrorWriter
+	generic     bool
+	logger      *slog.Logger
+	realm       *string
+}
+
+// WithMaxBodyBytes caps the request body at n bytes (default
+// [DefaultMaxBodyBytes]); a larger body fails with [ErrBodyTooLarge] (HTTP
+// 413) and the connection is closed. n must be positive.
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *config) { c.maxBody = n }
+}
+
+// WithPassThrough lets a request whose body has neither client_assertion
+// nor client_assertion_type through to the wrapped handler without
+// authenticating it, so that a server can keep client_secret_basic,
+// client_secret_post or public clients beside private_key_jwt. Without it
+// such a request fails with invalid_client.
+//
+// A request that carries either parameter is still verified (and a
+// half-present pair is rejected). The wrapped handler MUST authenticate a
+// request for which [ResultFrom] reports false.
+func WithPassThrough() Option {
+	return func(c *config) { c.passThrough = true }
+}
+
+// WithErrorWriter replaces [WriteError], the writer of failed requests'
+// responses. w must not be nil.
+func WithErrorWriter(w ErrorWriter) Option {
+	return func(c *config) { c.writeError = w }
+}
+
+// WithGenericDescriptions replaces the error_description of every failure
+// with a generic sentence per error code ("client authentication failed",
+// ...), so that a client cannot learn which check failed. The detail still
+// reaches the logger and the [ErrorWriter] (err.Reason, err.Err).
+func WithGenericDescriptions() Option {
+	return func(c *config) { c.generic = true }
+}
+
+// WithLogger records every failure on l: at level Error for infrastructure
+// failures, Info otherwise, with its reason, code and error text and the
+// client_id parameter, if any; successes are recorded at level Debug. The
+// assertion is never logged. Nil (the default) discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithRealm sets the realm of the WWW-Authenticate challenge sent when a
+// client that used the Authorization header fails with invalid_client
+// (RFC 6749 §5.2). The default is the verifier's issuer identifier. It must
+// not contain control characters.
+func WithRealm(realm string) Option {
+	return func(c *config) { c.realm = &realm }
+}
+
+// New returns a middleware that authenticates each request to the wrapped
+// handler with private_key_jwt (RFC 7523 §2.2), verified by v. It suits a
+// token, introspection (RFC 7662), revocation (RFC 7009) or pushed
+// authorization (RFC 9126) endpoint, behind any router built on net/http.
+//
+// The middleware accepts only POST requests with an
+// application/x-www-form-urlencoded body of bounded size. It reads and
+// parses the body once, takes the client authentication parameters from
+// it (never from the URL query) and counts an Authorization header, of any
+// scheme, as a second authentication method. On success it stores the
+// [*verify.Result] in the request context (see [ResultFrom]) and calls the
+// wrapped handler with the body restored: r.Body reads from the start,
+// r.PostForm and r.Form are set as r.ParseForm sets them. On failure it
+// writes an RFC 6749 §5.2 error response (see [WriteError], [StatusCode])
+// and does not call the wrapped handler.
+//
+// New returns an error if v is nil or an option is invalid. The middleware
+// is safe for concurrent use.
+func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, error) {
+	if v == nil {
+		return nil, errors.New("middleware: nil Verifier")
+	}
+	cfg := config{maxBody: DefaultMaxBodyBytes, writeError: WriteError}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("middleware: nil Option")
+		}
+		opt(&cfg)
+	}
+	if cfg.maxBody <= 0 {
+		return nil, fmt.Errorf("middleware: body cap %d is not positive", cfg.maxBody)
+	}
+	if cfg.writeError == nil {
+		return nil, errors.New("middleware: nil ErrorWriter")
+	}
+	realm := v.Issuer()
+	if cfg.realm != nil {
+		realm = *cfg.realm
+	}
+	if strings.ContainsFunc(realm, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, errors.New("middleware: realm contains control characters")
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	m := &middleware{v: v, cfg: cfg, realm: quote(realm)}
+	return func(next http.Handler) http.Handler {
+		return &handler{m: m, next: next}
+	}, nil
+}
+
+type middleware struct {
+	v     *verify.Verifier
+	cfg   config
+	realm string // the quoted realm of WWW-Authenticate challenges
+}
+
+type handler struct {
+	m    *middleware
+	next http.Handler
+}
+
+type resultKey struct{}
+
+// ResultFrom returns the verified client authentication the middleware
+// stored in ctx, and whether there is one. It reports false in a handler
+// reached through [WithPassThrough] without an assertion.
+//
+// The authenticated client is res.ClientID; a handler MUST NOT take it
+// from the client_id parameter instead.
+func ResultFrom(ctx context.Context) (*verify.Result, bool) {
+	res, ok := ctx.Value(resultKey{}).(*verify.Result)
+	return res, ok && res != nil
+}
+
+// NewContext returns a copy of ctx carrying res, as the middleware passes it
+// to the wrapped handler; for tests of handlers.
+func NewContext(ctx context.Context, res *verify.Result) context.Context {
+	return context.WithValue(ctx, resultKey{}, res)
+}
+
+// ServeHTTP authenticates r and, if it passes, calls the wrapped handler.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	if r.Method != http.MethodPost {
+		m.fail(w, r, newError(ErrMethod, nil), "")
+		return
+	}
+	if !formContentType(r.Header) {
+		m.fail(w, r, newError(ErrContentType, nil), "")
+		return
+	}
+
+	// An outer handler may have parsed the form already, consuming the
+	// body: then its PostForm is all there is.
+	post, body, parsed := r.PostForm, []byte(nil), r.PostForm != nil
+	if !parsed {
+		var err error
+		if body, err = readBody(w, r, m.cfg.maxBody); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				w.Header().Set("Connection", "close")
+				m.fail(w, r, newError(ErrBodyTooLarge, err), "")
+				return
+			}
+			m.fail(w, r, newError(ErrMalformedBody, err), "")
+			return
+		}
+		if post, err = url.ParseQuery(string(body)); err != nil {
+			m.fail(w, r, newError(ErrMalformedBody, err), "")
+			return
+		}
+	}
+	clientID := first(post["client_id"])
+
+	_, hasAssertion := post["client_assertion"]
+	_, hasType := post["client_assertion_type"]
+	verifying := hasAssertion || hasType || !m.cfg.passThrough
+	if r.URL.RawQuery != "" {
+		if err := checkQuery(r.URL.RawQuery, post, verifying); err != nil {
+			m.fail(w, r, err, clientID)
+			return
+		}
+	}
+
+	ctx := r.Context()
+	if verifying {
+		req, err := verify.RequestFromForm(post)
+		if err != nil {
+			m.fail(w, r, asError(err), clientID)
+			return
+		}
+		if scheme, ok := authScheme(r.Header); ok && req.OtherAuthentication == "" {
+			req.OtherAuthentication = "authorization_header"
+			if strings.EqualFold(scheme, "Basic") {
+				req.OtherAuthentication = "client_secret_basic"
+			}
+		}
+		res, err := m.v.Verify(ctx, req)
+		if err != nil {
+			m.fail(w, r, asError(err), clientID)
+			return
+		}
+		m.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
+			slog.String("client_id", res.ClientID), slog.String("kid", res.KeyID),
+			slog.String("alg", res.Algorithm), slog.String("jti", res.JTI),
+			slog.String("path", r.URL.Path))
+		ctx = NewContext(ctx, res)
+	}
+
+	r = r.WithContext(ctx)
+	if !parsed {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r.ContentLength = int64(len(body))
+		r.PostForm = post
+		r.Form = nil
+		if r.ParseForm() != nil {
+			// Only the URL query can fail here: leave Form unset so that
+			// the handler's own ParseForm reports the error, as without
+			// the middleware.
+			r.Form = nil
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// fail logs e and writes the error response.
+func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Error, clientID string) {
+	level := slog.LevelInfo
+	if e.Infrastructure() {
+		level = slog.LevelError
+	}
+	if m.cfg.logger.Enabled(r.Context(), level) {
+		attrs := []slog.Attr{
+			slog.String("reason", e.Reason),
+			slog.String("code", e.Code),
+			slog.String("error", e.Error()),
+		}
+		if clientID != "" {
+			attrs = append(attrs, slog.String("client_id", clientID))
+		}
+		attrs = append(attrs, slog.String("path", r.URL.Path))
+		m.cfg.logger.LogAttrs(r.Context(), level, "pkjwt: client authentication failed", attrs...)
+	}
+
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if errors.Is(e, ErrMethod) {
+		h.Set("Allow", http.MethodPost)
+	}
+	if e.Code == verify.CodeInvalidClient {
+		if scheme, ok := authScheme(r.Header); ok {
+			h.Set("WWW-Authenticate", challengeScheme(scheme)+" realm="+m.realm)
+		}
+	}
+	if m.cfg.generic || e.Infrastructure() {
+		c := *e
+		c.Description = generic(e.Code)
+		e = &c
+	}
+	m.cfg.writeError(w, r, e)
+}
+
+// asError returns err as a *verify.Error; verify documents that its errors
+// all are.
+func asError(err error) *verify.Error {
+	var e *verify.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &verify.Error{Reason: "internal", Code: verify.CodeServerError, Description: genericServerError, Err: err}
+}
+
+// formContentType reports whether h has exactly one Content-Type, of media
+// type application/x-www-form-urlencoded (parameters such as charset
+// allowed).
+func formContentType(h http.Header) bool {
+	const form = "application/x-www-form-urlencoded"
+	vs := h["Content-Type"]
+	if len(vs) != 1 {
+		return false
+	}
+	if vs[0] == form {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(vs[0])
+	return err == nil && mt == form
+}
+
+// readBody reads r's body, failing with an *http.MaxBytesError beyond limit
+// bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	size := int64(512)
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1 // room to read EOF without growing
+	}
+	b := make([]byte, 0, size)
+	body := http.MaxBytesReader(w, r.Body, limit)
+	for {
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+// checkQuery enforces RFC 6749 §2.3.1 on the URL query: no credentials in
+// it, and when verifying no client_id other than the body's, which would
+// mislead a handler that reads r.Form or r.FormValue.
+func checkQuery(rawQuery string, post url.Values, verifying bool) *verify.Error {
+	q, _ := url.ParseQuery(rawQuery) // a parse error is the handler's to see
+	for _, name := range [...]string{"client_assertion", "client_assertion_type", "client_secret"} {
+		if _, ok := q[name]; ok {
+			return newError(ErrQueryParameter, fmt.Errorf("%s in the URL query", name))
+		}
+	}
+	if qs, ok := q["client_id"]; ok && verifying {
+		ps := post["client_id"]
+		if len(qs) != 1 || len(ps) != 1 || qs[0] != ps[0] {
+			return newError(ErrQueryParameter, errors.New("client_id in the URL query is not the body's"))
+		}
+	}
+	return nil
+}
+
+// authScheme returns the scheme of the request's Authorization header (as
+// sent, possibly empty) and whether the request has that header.
+func authScheme(h http.Header) (string, bool) {
+	vs := h["Authorization"]
+	if len(vs) == 0 {
+		return "", false
+	}
+	scheme, _, _ := strings.Cut(strings.TrimLeft(vs[0], " \t"), " ")
+	return scheme, true
+}
+
+// challengeScheme returns the scheme of the WWW-Authenticate challenge
+// answering an Authorization header of the given scheme: the same scheme
+// (RFC 6749 §5.2), canonically "Basic" for Basic, and "Basic" for one that
+// is not a token and cannot be echoed.
+func challengeScheme(scheme string) string {
+	if strings.EqualFold(scheme, "Basic") || !isToken(scheme) || len(scheme) > 64 {
+		return "Basic"
+	}
+	return scheme
+}
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// quote returns s as an RFC 9110 quoted-string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
