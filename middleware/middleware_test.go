@@ -239,7 +239,9 @@ func TestReject(t *testing.T) {
 			failure(400, "invalid_request", descMissing)},
 		{"client_assertion only", nil, request{contentType: ct, body: form(func(v url.Values) { v.Del("client_assertion_type") })},
 			failure(400, "invalid_request", descMissing)},
-		{"wrong client_assertion_type", nil, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer") })},
+		{"wrong client_assertion_type", nil, request{contentType: ct, body: form(func(v url.Values) {
+			v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+		})},
 			failure(401, "invalid_client", "unsupported client_assertion_type")},
 		{"not a JWT", nil, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_assertion", "not-a-jwt") })},
 			failure(401, "invalid_client", "client assertion is not a well-formed JWT")},
