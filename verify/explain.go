@@ -17,8 +17,9 @@ type Step struct {
 	// Err is nil when the check passed, and an *Error when it failed.
 	Err error
 	// Skipped reports that the check did not run, because a check it needs
-	// failed (no key without a client, say). The replay check is always
-	// skipped: Explain never uses up a jti.
+	// failed (no key without a client, say; no client lookup for an unknown
+	// alg, where Verify stops). The replay check is always skipped: Explain
+	// never uses up a jti.
 	Skipped bool
 }
 
@@ -70,7 +71,7 @@ func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
 	set(4, checkSubject(&c))
 	set(5, checkClientID(req, &c))
 	var client *Client
-	if steps[3].Err == nil {
+	if steps[3].Err == nil && algErr == nil {
 		if client, err = v.client(ctx, c.iss.v); err != nil {
 			set(6, err)
 			client = nil

@@ -197,6 +197,16 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 		return key, err
 	})
 	if err != nil {
+		if client == nil && tok != nil && tok.Method == nil && tok.Header != nil && !errors.Is(err, jwt.ErrTokenMalformed) {
+			// The parser stopped at an unknown alg, before the checks that
+			// come first in keyFunc: run those that need no lookup.
+			if err := v.checkHeader(tok.Header); err != nil {
+				return nil, err
+			}
+			if err := checkIdentity(req, &c); err != nil {
+				return nil, err
+			}
+		}
 		return nil, parseError(err, tok)
 	}
 	if err := v.checkClaims(&c); err != nil {
