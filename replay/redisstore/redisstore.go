@@ -95,13 +95,25 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 		// SET NX answers nil exactly when the key exists.
 		return replay.ErrReplayed
 	case err != nil:
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
 			// A deadline reaches go-redis as a socket timeout; say which.
 			return fmt.Errorf("redisstore: claim: %w: %w", cerr, err)
 		}
 		return fmt.Errorf("redisstore: claim: %w", err)
 	case reply != "OK":
 		return fmt.Errorf("redisstore: claim: unexpected reply %q to SET", reply)
+	}
+	return nil
+}
+
+// ctxErr is ctx.Err(), except that it already reports a deadline that has
+// passed: a socket deadline set from ctx can fire before ctx's own timer.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
 	}
 	return nil
 }
