@@ -95,10 +95,15 @@ func WithRealm(realm string) Option {
 // wrapped handler with the body restored: r.Body reads from the start,
 // r.PostForm and r.Form are set as r.ParseForm sets them. On failure it
 // writes an RFC 6749 §5.2 error response (see [WriteError], [StatusCode])
-// and does not call the wrapped handler.
+// and does not call the wrapped handler. If an outer handler has already
+// parsed the form (r.PostForm is set), the middleware takes the parameters
+// from r.PostForm and leaves the body, already consumed, alone.
 //
-// New returns an error if v is nil or an option is invalid. The middleware
-// is safe for concurrent use.
+// Only POST is accepted, so a CORS middleware that answers preflight
+// OPTIONS requests must wrap this one, not the other way round.
+//
+// New returns an error if v is nil or an option is invalid; the function it
+// returns panics if next is nil. The middleware is safe for concurrent use.
 func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, error) {
 	if v == nil {
 		return nil, errors.New("middleware: nil Verifier")
@@ -128,6 +133,9 @@ func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, e
 	}
 	m := &middleware{v: v, cfg: cfg, realm: quote(realm)}
 	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic("middleware: nil handler")
+		}
 		return &handler{m: m, next: next}
 	}, nil
 }
@@ -261,7 +269,7 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Erro
 			slog.String("error", e.Error()),
 		}
 		if clientID != "" {
-			attrs = append(attrs, slog.String("client_id", clientID))
+			attrs = append(attrs, slog.String("client_id", truncate(clientID)))
 		}
 		attrs = append(attrs, slog.String("path", r.URL.Path))
 		m.cfg.logger.LogAttrs(r.Context(), level, "pkjwt: client authentication failed", attrs...)
@@ -412,6 +420,18 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// maxLogged bounds the client-supplied values that are logged.
+const maxLogged = 256
+
+// truncate returns s cut to maxLogged bytes (at a UTF-8 boundary, marked
+// with "...").
+func truncate(s string) string {
+	if len(s) <= maxLogged {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxLogged], "") + "..."
 }
 
 func first(vs []string) string {

@@ -569,11 +569,16 @@ func TestLogger(t *testing.T) {
 		form.Set("client_id", "c1")
 		h.ServeHTTP(httptest.NewRecorder(), post("/token", form.Encode()))
 	}
+	long := assertionForm(mint(nil))
+	long.Set("client_id", strings.Repeat("é", 1000))
+	h.ServeHTTP(httptest.NewRecorder(), post("/token", long.Encode()))
 	log := logs.String()
 	for _, want := range []string{
 		`"level":"DEBUG","msg":"pkjwt: client authenticated","client_id":"c1","kid":"k1","alg":"ES256"`,
 		`"level":"INFO","msg":"pkjwt: client authentication failed","reason":"signature","code":"invalid_client","error":"verify: client assertion signature is invalid: token signature is invalid`,
 		`"client_id":"c1","path":"/token"`,
+		`"reason":"client_id_mismatch"`,
+		`"client_id":"` + strings.Repeat("é", 128) + `...","path"`,
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %s:\n%s", want, log)
@@ -614,6 +619,16 @@ func TestNew(t *testing.T) {
 			t.Errorf("%s: New = %v, %v; want error %v", tt.name, mw != nil, err, tt.wantErr)
 		}
 	}
+}
+
+func TestNilHandler(t *testing.T) {
+	mw := newMiddleware(t, newVerifier(t, nil, nil))
+	defer func() {
+		if recover() == nil {
+			t.Error("wrapping a nil handler did not panic")
+		}
+	}()
+	mw(nil)
 }
 
 func TestResultFrom(t *testing.T) {
