@@ -313,7 +313,7 @@ func (r *Remote) run(c *fetchCall) {
 	old := r.state.Load()
 	var st *keyState
 	if err != nil {
-		err = fmt.Errorf("jwksfetch: fetch %s: %w", r.uri, err)
+		err = fmt.Errorf("fetch: %w", err)
 		st = &keyState{keys: old.keys, fetched: old.fetched, err: err, failures: old.failures + 1, skipped: old.skipped}
 	} else {
 		st = &keyState{keys: keys, fetched: r.cfg.Now(), skipped: summary(skipped)}
