@@ -232,10 +232,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			m.fail(w, r, asError(err), clientID)
 			return
 		}
-		m.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
-			slog.String("client_id", res.ClientID), slog.String("kid", res.KeyID),
-			slog.String("alg", res.Algorithm), slog.String("jti", res.JTI),
-			slog.String("path", r.URL.Path))
+		if m.cfg.logger.Enabled(ctx, slog.LevelDebug) {
+			m.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
+				slog.String("client_id", res.ClientID), slog.String("kid", res.KeyID),
+				slog.String("alg", res.Algorithm), slog.String("jti", res.JTI),
+				slog.String("path", r.URL.Path))
+		}
 		ctx = NewContext(ctx, res)
 	}
 
