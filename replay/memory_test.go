@@ -56,7 +56,7 @@ func TestMemoryFull(t *testing.T) {
 	// make room.
 	m := newMemory(t, replay.MemoryConfig{MaxEntries: 3, Shards: 1, CleanupInterval: -1})
 	ctx := context.Background()
-	short := time.Now().Add(200 * time.Millisecond)
+	short := time.Now().Add(500 * time.Millisecond)
 	long := time.Now().Add(time.Hour)
 
 	for _, c := range []struct {

@@ -8,8 +8,10 @@ import (
 
 // Store records single-use keys, such as a client's assertion jti.
 //
-// Implementations must be safe for concurrent use. See the package
-// documentation for the contract a custom backend must meet.
+// [Memory] keeps claims in process memory; package replay/redisstore keeps
+// them in Redis, shared by every node of a cluster. Implementations must be
+// safe for concurrent use. See the package documentation for the contract a
+// custom backend must meet; package replay/replaytest checks it.
 type Store interface {
 	// Claim atomically records key as used until the time until.
 	//

@@ -35,6 +35,9 @@ func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
 		// Fail fast while the server is down, so that fault tests are short.
 		DialTimeout: time.Second,
 		MaxRetries:  -1,
+		// 1000 concurrent claims queue for 20 connections; on a loaded
+		// machine that can take longer than the default 4s.
+		PoolTimeout: 20 * time.Second,
 	})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
