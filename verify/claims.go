@@ -1,9 +1,13 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -33,58 +37,146 @@ type audience struct {
 	values         []string
 }
 
+// UnmarshalJSON walks the members of the claims object once, without
+// building a map: only the registered claims above are decoded.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
+	if !json.Valid(b) {
+		return errors.New("claims are not valid JSON")
 	}
-	for name, raw := range m {
-		switch name {
-		case "iss":
-			c.iss.decode(raw)
-		case "sub":
-			c.sub.decode(raw)
-		case "jti":
-			c.jti.decode(raw)
-		case "aud":
-			c.aud.decode(raw)
-		case "exp":
-			c.exp.decode(raw)
-		case "nbf":
-			c.nbf.decode(raw)
-		case "iat":
-			c.iat.decode(raw)
+	i := skipSpace(b, 0)
+	if b[i] != '{' {
+		return errors.New("claims are not a JSON object")
+	}
+	// b is valid JSON, so the walk needs no error handling of its own.
+	i = skipSpace(b, i+1)
+	for b[i] != '}' {
+		keyEnd := endOfString(b, i)
+		key := b[i:keyEnd]
+		i = skipSpace(b, skipSpace(b, keyEnd)+1) // past the colon
+		valueEnd := endOfValue(b, i)
+		c.member(key, b[i:valueEnd])
+		i = skipSpace(b, valueEnd)
+		if b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
 	}
 	return nil
 }
 
-func (s *stringClaim) decode(raw json.RawMessage) {
-	s.set = true
-	s.ok = len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s.v) == nil
+// member decodes the value raw of the member whose quoted name is key.
+// Names are compared exactly, after unescaping; a later duplicate wins, as
+// in encoding/json (RFC 7519 §4).
+func (c *claims) member(key, raw []byte) {
+	name := key[1 : len(key)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		var s string
+		if json.Unmarshal(key, &s) != nil {
+			return
+		}
+		name = []byte(s)
+	}
+	switch string(name) {
+	case "iss":
+		c.iss.decode(raw)
+	case "sub":
+		c.sub.decode(raw)
+	case "jti":
+		c.jti.decode(raw)
+	case "aud":
+		c.aud.decode(raw)
+	case "exp":
+		c.exp.decode(raw)
+	case "nbf":
+		c.nbf.decode(raw)
+	case "iat":
+		c.iat.decode(raw)
+	}
 }
 
-func (a *audience) decode(raw json.RawMessage) {
-	a.set = true
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index just past the JSON string starting at i.
+func endOfString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// endOfValue returns the index just past the JSON value starting at i.
+func endOfValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return endOfString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = endOfString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+func (s *stringClaim) decode(raw []byte) {
+	*s = stringClaim{set: true}
+	s.ok = len(raw) >= 2 && raw[0] == '"'
+	if !s.ok {
+		return
+	}
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		s.v = string(inner)
+		return
+	}
+	s.ok = json.Unmarshal(raw, &s.v) == nil
+}
+
+func (a *audience) decode(raw []byte) {
+	*a = audience{set: true}
 	switch {
 	case len(raw) > 0 && raw[0] == '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			a.values, a.ok = []string{s}, true
+		var s stringClaim
+		if s.decode(raw); s.ok {
+			a.values, a.ok = []string{s.v}, true
 		}
 	case len(raw) > 0 && raw[0] == '[':
 		a.array = true
-		var vs []json.RawMessage
-		if json.Unmarshal(raw, &vs) != nil {
-			return
-		}
-		a.values = make([]string, len(vs))
-		for i, v := range vs {
+		// raw is a valid JSON array: walk its elements, each a string.
+		for i := skipSpace(raw, 1); raw[i] != ']'; {
+			end := endOfValue(raw, i)
 			var s stringClaim
-			if s.decode(v); !s.ok {
+			if s.decode(raw[i:end]); !s.ok {
+				a.values = nil
 				return
 			}
-			a.values[i] = s.v
+			a.values = append(a.values, s.v)
+			if i = skipSpace(raw, end); raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
 		}
 		a.ok = true
 	}
@@ -95,13 +187,15 @@ func (a *audience) decode(raw json.RawMessage) {
 // accepted exp.
 const maxDate = 1 << 34
 
-func (d *numericDate) decode(raw json.RawMessage) {
-	d.set = true
+func (d *numericDate) decode(raw []byte) {
+	*d = numericDate{set: true}
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return
 	}
-	var f float64
-	if json.Unmarshal(raw, &f) != nil || math.IsNaN(f) {
+	// raw is a JSON number, which ParseFloat accepts; out of float64's range
+	// it is refused, as encoding/json does.
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) {
 		return
 	}
 	f = max(-maxDate, min(f, maxDate))

@@ -1,0 +1,109 @@
+package verify
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+// referenceClaims decodes b the slow, obvious way: a map of exact member
+// names (the last duplicate wins), then each member on its own.
+func referenceClaims(b []byte) (claims, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return claims{}, false
+	}
+	var c claims
+	str := func(raw json.RawMessage) stringClaim {
+		s := stringClaim{set: true}
+		s.ok = raw[0] == '"' && json.Unmarshal(raw, &s.v) == nil
+		if !s.ok {
+			s.v = ""
+		}
+		return s
+	}
+	date := func(raw json.RawMessage) numericDate {
+		d := numericDate{set: true}
+		var f float64
+		if (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') && json.Unmarshal(raw, &f) == nil {
+			f = max(-maxDate, min(f, maxDate))
+			sec, frac := math.Modf(f)
+			d.t, d.ok = time.Unix(int64(sec), int64(frac*1e9)), true
+		}
+		return d
+	}
+	for name, raw := range m {
+		switch name {
+		case "iss":
+			c.iss = str(raw)
+		case "sub":
+			c.sub = str(raw)
+		case "jti":
+			c.jti = str(raw)
+		case "exp":
+			c.exp = date(raw)
+		case "nbf":
+			c.nbf = date(raw)
+		case "iat":
+			c.iat = date(raw)
+		case "aud":
+			c.aud = audience{set: true}
+			switch raw[0] {
+			case '"':
+				if s := str(raw); s.ok {
+					c.aud.ok, c.aud.values = true, []string{s.v}
+				}
+			case '[':
+				c.aud.array = true
+				var elems []json.RawMessage
+				json.Unmarshal(raw, &elems)
+				c.aud.ok = true
+				for _, e := range elems {
+					s := str(e)
+					if !s.ok {
+						c.aud.ok, c.aud.values = false, nil
+						break
+					}
+					c.aud.values = append(c.aud.values, s.v)
+				}
+			}
+		}
+	}
+	return c, true
+}
+
+func equalClaims(a, b claims) bool {
+	sameStr := func(x, y stringClaim) bool { return x.set == y.set && x.ok == y.ok && (!x.ok || x.v == y.v) }
+	sameDate := func(x, y numericDate) bool { return x.set == y.set && x.ok == y.ok && x.t.Equal(y.t) }
+	return sameStr(a.iss, b.iss) && sameStr(a.sub, b.sub) && sameStr(a.jti, b.jti) &&
+		sameDate(a.exp, b.exp) && sameDate(a.nbf, b.nbf) && sameDate(a.iat, b.iat) &&
+		a.aud.set == b.aud.set && a.aud.ok == b.aud.ok && a.aud.array == b.aud.array &&
+		(!a.aud.ok || slices.Equal(a.aud.values, b.aud.values))
+}
+
+// FuzzClaimsDecode checks the one-pass claims decoder against the
+// reference decoder.
+func FuzzClaimsDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"iss":"c1","sub":"c1","aud":"https://as","exp":1800000000,"iat":1.5e9,"jti":"x"}`,
+		`{"iss":"a","iss":"b","ISS":"c","aud":["x","y"],"aud":["z"],"exp":"1"}`,
+		` { "iss" : "\u0063\n1" , "s\u0075b":"c1", "aud":[ "a" , 1 ], "nbf":-1e400, "x":{"iss":"no","a":[{"]":"["}]} } `,
+		`{"jti":"\xff","aud":[null],"exp":null,"iat":true,"nbf":[1]}`,
+		`{}`, `[]`, `"x"`, `{"a":}`, `{"iss":"a"`, `{"exp":1e308,"iat":-0,"nbf":123456789012345678901234567890}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got claims
+		gotOK := got.UnmarshalJSON(b) == nil
+		want, wantOK := referenceClaims(b)
+		if gotOK != wantOK {
+			t.Fatalf("decoded %v, reference %v", gotOK, wantOK)
+		}
+		if gotOK && !equalClaims(got, want) {
+			t.Fatalf("got %+v\nwant %+v", got, want)
+		}
+	})
+}
