@@ -14,9 +14,13 @@ type Endpoint string
 // authorization request endpoint (RFC 9126 §2) has none of its own: it uses
 // the token endpoint's.
 const (
-	TokenEndpoint         Endpoint = "token_endpoint"
+	// TokenEndpoint is the token endpoint (RFC 6749 §3.2), whose metadata
+	// also covers the pushed authorization request endpoint.
+	TokenEndpoint Endpoint = "token_endpoint"
+	// IntrospectionEndpoint is the introspection endpoint (RFC 7662).
 	IntrospectionEndpoint Endpoint = "introspection_endpoint"
-	RevocationEndpoint    Endpoint = "revocation_endpoint"
+	// RevocationEndpoint is the revocation endpoint (RFC 7009).
+	RevocationEndpoint Endpoint = "revocation_endpoint"
 )
 
 // Metadata holds the RFC 8414 §2 authorization server metadata members
@@ -27,12 +31,23 @@ const (
 // A server that accepts further methods through [WithPassThrough] appends
 // them (for example "client_secret_basic") to the methods lists.
 type Metadata struct {
-	TokenEndpointAuthMethodsSupported                  []string `json:"token_endpoint_auth_methods_supported,omitempty"`
-	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
-	IntrospectionEndpointAuthMethodsSupported          []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	// TokenEndpointAuthMethodsSupported is token_endpoint_auth_methods_supported.
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// TokenEndpointAuthSigningAlgValuesSupported is
+	// token_endpoint_auth_signing_alg_values_supported.
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// IntrospectionEndpointAuthMethodsSupported is
+	// introspection_endpoint_auth_methods_supported.
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	// IntrospectionEndpointAuthSigningAlgValuesSupported is
+	// introspection_endpoint_auth_signing_alg_values_supported.
 	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
-	RevocationEndpointAuthMethodsSupported             []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
-	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// RevocationEndpointAuthMethodsSupported is
+	// revocation_endpoint_auth_methods_supported.
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	// RevocationEndpointAuthSigningAlgValuesSupported is
+	// revocation_endpoint_auth_signing_alg_values_supported.
+	RevocationEndpointAuthSigningAlgValuesSupported []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 }
 
 // NewMetadata returns the metadata of the given endpoints (default: the
