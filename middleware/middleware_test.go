@@ -730,3 +730,42 @@ func TestSharedVerifier(t *testing.T) {
 		t.Errorf("handler calls: token %d, introspection %d; want 1, 0", token.calls(), introspection.calls())
 	}
 }
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
+// TestBodyReadError: a body that cannot be read fails as malformed, with
+// the cause for operators only.
+func TestBodyReadError(t *testing.T) {
+	var got *verify.Error
+	h := newMiddleware(t, newVerifier(t, nil, nil), middleware.WithErrorWriter(func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
+		got = err
+		middleware.WriteError(w, r, err)
+	}))(&recorder{})
+	r := post("/token", "")
+	r.Body, r.ContentLength = io.NopCloser(failingReader{}), -1
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if diff := cmp.Diff(failure(400, "invalid_request", descMalformed), readError(t, w)); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+	if !errors.Is(got, middleware.ErrMalformedBody) || got.Error() != "verify: the request body is not a valid form: connection reset by peer" {
+		t.Errorf("writer got %q", got)
+	}
+}
+
+// TestErrorText: the sentinels' text is stable API.
+func TestErrorText(t *testing.T) {
+	for err, want := range map[error]string{
+		middleware.ErrMethod:         "middleware: the request method must be POST",
+		middleware.ErrContentType:    "middleware: the request body must be application/x-www-form-urlencoded",
+		middleware.ErrBodyTooLarge:   "middleware: the request body is too large",
+		middleware.ErrMalformedBody:  "middleware: the request body is not a valid form",
+		middleware.ErrQueryParameter: "middleware: client authentication parameters must be sent in the request body",
+	} {
+		if got := err.Error(); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
