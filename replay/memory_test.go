@@ -161,53 +161,99 @@ func TestMemoryConcurrentClose(t *testing.T) {
 	}
 }
 
-// BenchmarkMemoryClaim measures first claims of unique keys from parallel
-// goroutines, with the default sharding and with one shard (a single lock)
-// as the baseline, and a plain go-cache Add for reference.
+// BenchmarkMemoryClaim measures first claims from parallel goroutines, with
+// the default sharding against one shard (a single lock, the baseline), and a
+// plain go-cache Add for reference. Each claim is of a key no live claim
+// holds:
+//
+//   - fill: every key is new, so the store grows for the whole run, as it
+//     does while a server warms up (map growth and GC included).
+//   - steady: each goroutine cycles through 65,536 keys claimed for 200µs, so
+//     a key's earlier claim has expired when it comes round again and the
+//     store stays the same size, as it does in service; this isolates the
+//     claim path and its locking.
 func BenchmarkMemoryClaim(b *testing.B) {
-	for _, bc := range []struct {
-		name   string
-		shards int
+	type claimFunc func(ctx context.Context, key string, until time.Time) error
+	stores := []struct {
+		name string
+		open func(b *testing.B) claimFunc
 	}{
-		{"shards=1", 1},
-		{"shards=32", 32},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			m, err := replay.NewMemory(replay.MemoryConfig{MaxEntries: 1 << 30, Shards: bc.shards})
-			if err != nil {
-				b.Fatal(err)
+		{"shards=1", func(b *testing.B) claimFunc { return openMemory(b, 1) }},
+		{"shards=32", func(b *testing.B) claimFunc { return openMemory(b, 32) }},
+		{"go-cache", func(b *testing.B) claimFunc {
+			c := cache.New(cache.NoExpiration, 0)
+			return func(_ context.Context, key string, until time.Time) error {
+				// go-cache keeps an item with a lifetime <= 0 for ever.
+				return c.Add(key, struct{}{}, max(time.Until(until), time.Nanosecond))
 			}
-			defer m.Close()
-			benchParallel(b, func(ctx context.Context, key string, until time.Time) error {
-				return m.Claim(ctx, key, until)
-			})
-		})
+		}},
 	}
-	b.Run("go-cache", func(b *testing.B) {
-		c := cache.New(cache.NoExpiration, 0)
-		benchParallel(b, func(_ context.Context, key string, until time.Time) error {
-			return c.Add(key, struct{}{}, time.Until(until))
-		})
-	})
+	for _, mode := range []struct {
+		name string
+		run  func(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error)
+	}{
+		{"fill", benchFill},
+		{"steady", benchSteady},
+	} {
+		for _, st := range stores {
+			b.Run(mode.name+"/"+st.name, func(b *testing.B) { mode.run(b, st.open(b)) })
+		}
+	}
+}
+
+func openMemory(b *testing.B, shards int) func(ctx context.Context, key string, until time.Time) error {
+	m, err := replay.NewMemory(replay.MemoryConfig{MaxEntries: 1 << 30, Shards: shards, CleanupInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m.Claim
 }
 
 var benchGoroutine atomic.Int64
 
-// benchParallel calls claim b.N times over b.RunParallel goroutines, with
-// keys shaped like the verifier's (a length-prefixed client_id, then a jti)
-// that no other call uses.
-func benchParallel(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error) {
+// benchKeyPrefix returns a prefix no other benchmark goroutine uses, shaped
+// like the verifier's keys (a length-prefixed client_id, then a jti).
+func benchKeyPrefix() string {
+	g := benchGoroutine.Add(1)
+	return "8:client-" + strconv.FormatInt(g%10, 10) + ":jti-" + strconv.FormatInt(g, 36) + "-"
+}
+
+func benchFill(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error) {
 	ctx := context.Background()
 	until := time.Now().Add(time.Hour)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		g := benchGoroutine.Add(1)
-		prefix := "8:client-" + strconv.FormatInt(g%10, 10) + "jti-" + strconv.FormatInt(g, 36) + "-"
+		prefix := benchKeyPrefix()
 		buf := make([]byte, 0, 64)
 		for i := 0; pb.Next(); i++ {
 			buf = strconv.AppendInt(append(buf[:0], prefix...), int64(i), 36)
 			if err := claim(ctx, string(buf), until); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchSteady(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error) {
+	const nkeys = 1 << 16 // a key recurs after 65,536 claims: far more than 200µs
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		prefix := benchKeyPrefix()
+		keys := make([]string, nkeys)
+		for i := range keys {
+			keys[i] = prefix + strconv.Itoa(i)
+		}
+		var until time.Time
+		for i := 0; pb.Next(); i++ {
+			if i%64 == 0 {
+				until = time.Now().Add(200 * time.Microsecond)
+			}
+			if err := claim(ctx, keys[i%nkeys], until); err != nil {
 				b.Error(err)
 				return
 			}
