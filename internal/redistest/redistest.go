@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,8 +21,8 @@ import (
 	"time"
 )
 
-// startTimeout bounds how long Start and Restart wait for a server to answer
-// PING.
+// startTimeout bounds how long Start and Restart wait for a server to
+// answer.
 const startTimeout = 10 * time.Second
 
 // Server is a redis-server process owned by one test.
@@ -39,8 +40,8 @@ type Server struct {
 	exited chan struct{} // closed when cmd has been waited for
 }
 
-// Start starts a redis-server on a free loopback port, waits until it answers
-// PING and registers a cleanup that kills it when tb ends.
+// Start starts a redis-server on a free loopback port, waits until it
+// answers and registers a cleanup that kills it when tb ends.
 //
 // Start skips the test, saying so, when no redis-server is on the PATH (on
 // Debian: apt-get install redis-server). Any other failure is fatal.
@@ -83,7 +84,7 @@ func (s *Server) Stop() {
 }
 
 // Restart stops the server if it runs, then starts a new, empty one on the
-// same port and waits until it answers PING. A failure is fatal to the test.
+// same port and waits until it answers. A failure is fatal to the test.
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Stop()
@@ -111,7 +112,7 @@ func (s *Server) stopLocked() {
 	s.cmd, s.exited = nil, nil
 }
 
-// start launches redis-server on s.port and waits for PING.
+// start launches redis-server on s.port and waits until it answers.
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,7 +138,7 @@ func (s *Server) start() error {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := ping(s.Addr())
+		err := ping(s.Addr(), cmd.Process.Pid)
 		if err == nil {
 			return nil
 		}
@@ -149,14 +150,16 @@ func (s *Server) start() error {
 		}
 		if time.Now().After(deadline) {
 			s.stopLocked()
-			return fmt.Errorf("redis-server on port %d did not answer PING within %v: %v; log:\n%s", s.port, startTimeout, err, readLog(logFile))
+			return fmt.Errorf("redis-server on port %d did not answer within %v: %v; log:\n%s", s.port, startTimeout, err, readLog(logFile))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// ping sends one PING over a fresh connection and expects +PONG.
-func ping(addr string) error {
+// ping asks the server on addr for its process id, over a fresh
+// connection, and checks that it is pid: another test's server may have taken
+// the port first, and would answer a plain PING just as well.
+func ping(addr string, pid int) error {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
@@ -165,17 +168,29 @@ func ping(addr string) error {
 	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
 		return err
 	}
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	r := bufio.NewReader(conn)
+	header, err := r.ReadString('\n')
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return errors.New("unexpected reply to PING: " + strconv.Quote(line))
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(header, "$")))
+	if !strings.HasPrefix(header, "$") || err != nil || n < 0 || n > 1<<20 {
+		return errors.New("unexpected reply to INFO: " + strconv.Quote(header))
 	}
-	return nil
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	want := "process_id:" + strconv.Itoa(pid)
+	for line := range strings.Lines(string(body)) {
+		if strings.TrimSpace(line) == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("the server on %s is not the one started (want %s)", addr, want)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

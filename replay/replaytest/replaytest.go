@@ -26,23 +26,23 @@ import (
 	"github.com/pkjwt/pkjwt/replay"
 )
 
-// Concurrency is the number of goroutines that race to claim one key.
-const Concurrency = 1000
+// concurrency is the number of goroutines that race to claim one key.
+const concurrency = 1000
 
-// ExpiryLifetime is how long the expiry subtest claims a key for. The whole
-// suite takes a little longer than this, since its subtests run in parallel.
-const ExpiryLifetime = 300 * time.Millisecond
+// expiryLifetime is how long the expiry subtest claims a key for.
+const expiryLifetime = 300 * time.Millisecond
 
 // Run checks the contract documented in package replay against the stores
-// newStore returns: exactly one winner among concurrent claims, replays
-// reported with ErrReplayed, claims that expire (no earlier than their
-// until), independent keys, arbitrary key bytes, done contexts and bad
-// arguments rejected, and past until times.
+// newStore returns: exactly one winner among 1000 concurrent claims of a key,
+// replays reported with ErrReplayed, claims that expire (no earlier than
+// their until; the suite waits out a 300 ms claim), independent keys,
+// arbitrary key bytes up to 4 KiB, done contexts and bad arguments rejected,
+// and until times in the past.
 //
 // Run calls newStore once per subtest, with the subtest's t; newStore should
-// register any cleanup with t.Cleanup. The subtests run in parallel. Each one
-// uses keys no earlier run has used, so stores may share one backend, even a
-// persistent one.
+// register any cleanup with t.Cleanup. The subtests run in parallel and take
+// about half a second in all. Each uses keys no earlier run has used, so
+// stores may share one backend, even a persistent one.
 func Run(t *testing.T, newStore func(t *testing.T) replay.Store) {
 	t.Helper()
 	nonce := make([]byte, 8)
@@ -103,7 +103,7 @@ func testClaimThenReplay(t *testing.T, s replay.Store, key func(string) string) 
 
 func testConcurrentClaims(t *testing.T, s replay.Store, key func(string) string) {
 	k, until := key("contended"), later()
-	errs := make([]error, Concurrency)
+	errs := make([]error, concurrency)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range errs {
@@ -125,7 +125,7 @@ func testConcurrentClaims(t *testing.T, s replay.Store, key func(string) string)
 		}
 	}
 	if winners != 1 {
-		t.Fatalf("%d of %d concurrent claims of one key returned nil, want exactly 1", winners, Concurrency)
+		t.Fatalf("%d of %d concurrent claims of one key returned nil, want exactly 1", winners, concurrency)
 	}
 	wantReplayed(t, "claim after the race", claim(t, s, k, until))
 }
@@ -195,12 +195,12 @@ func testOddKeys(t *testing.T, s replay.Store, key func(string) string) {
 
 func testExpiry(t *testing.T, s replay.Store, key func(string) string) {
 	k := key("short")
-	until := time.Now().Add(ExpiryLifetime)
+	until := time.Now().Add(expiryLifetime)
 	wantNil(t, "first claim", claim(t, s, k, until))
 
 	// Shortly before until the claim must still hold. A loaded machine may
 	// oversleep; only answers given before until count.
-	time.Sleep(time.Until(until.Add(-ExpiryLifetime / 3)))
+	time.Sleep(time.Until(until.Add(-expiryLifetime / 3)))
 	err := claim(t, s, k, time.Now().Add(time.Minute))
 	if time.Now().Before(until) {
 		wantReplayed(t, "claim before until", err)
