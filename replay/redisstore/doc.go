@@ -27,6 +27,9 @@
 //   - Persistence (appendonly yes) if a restart must not forget the claims of
 //     the last few minutes.
 //   - Replication is asynchronous: a failover may lose the newest claims.
+//   - A *redis.Ring sends a key to another shard while its own is marked
+//     down, where earlier claims are unknown; a Redis Cluster or a single
+//     primary does not.
 //
 // Redis expires keys by its own clock, so keep it in sync (NTP) with the
 // servers that compute until.
