@@ -29,7 +29,7 @@ func TestCheckAddr(t *testing.T) {
 		{"8.8.8.8", true, true},
 		{"2606:4700::1111", true, true},
 		{"::ffff:93.184.215.14", true, true},
-		{"2002:5db8:d70e::1", true, true}, // 6to4 of 93.184.215.14
+		{"2002:5db8:d70e::1", true, true},  // 6to4 of 93.184.215.14
 		{"64:ff9b::5db8:d70e", true, true}, // NAT64 of 93.184.215.14
 
 		{"127.0.0.1", false, true},

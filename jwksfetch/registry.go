@@ -73,6 +73,7 @@ type Registry struct {
 type entry struct {
 	remote  *Remote
 	touched atomic.Int64 // UnixNano when its expiration was last extended
+	evicted atomic.Bool  // no longer in the cache; remote is closed or closing
 }
 
 // NewRegistry returns a Registry with the policy cfg. It returns an error
@@ -107,7 +108,9 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 		r.client, r.ownsClient = newHTTPClient(rc.Timeout, rc.InsecureAllowLoopbackAndHTTP), true
 	}
 	r.cache.OnEvicted(func(_ string, v any) {
-		r.evicted = append(r.evicted, v.(*entry).remote)
+		e := v.(*entry)
+		e.evicted.Store(true)
+		r.evicted = append(r.evicted, e.remote)
 	})
 	go r.sweep(min(max(cfg.IdleTimeout/4, time.Millisecond), time.Minute))
 	return r, nil
@@ -128,34 +131,38 @@ func (r *Registry) Source(uri string) (verify.KeySource, error) {
 	return &source{r: r, uri: uri}, nil
 }
 
-// source is what Registry.Source returns.
+// source is what Registry.Source returns. It remembers its entry, so
+// that a lookup skips the cache while the entry lives.
 type source struct {
 	r   *Registry
 	uri string
+	e   atomic.Pointer[entry]
 }
 
 // Key implements verify.KeySource. After the registry is closed it returns
 // an error wrapping ErrClosed.
 func (s *source) Key(ctx context.Context, kid, alg string) (verify.Key, error) {
-	rem, err := s.r.remote(s.uri)
-	if err != nil {
-		return verify.Key{}, err
+	e := s.e.Load()
+	if e == nil || e.evicted.Load() {
+		var err error
+		if e, err = s.r.entry(s.uri); err != nil {
+			return verify.Key{}, err
+		}
+		s.e.Store(e)
 	}
-	return rem.Key(ctx, kid, alg)
+	if now := time.Now().UnixNano(); now-e.touched.Load() > int64(s.r.idle/4) {
+		s.r.touch(s.uri, e, now)
+	}
+	return e.remote.Key(ctx, kid, alg)
 }
 
 // Len returns the number of Remotes alive.
 func (r *Registry) Len() int { return r.cache.ItemCount() }
 
-// remote returns the Remote for uri, starting it if needed, and keeps it
-// from expiring.
-func (r *Registry) remote(uri string) (*Remote, error) {
+// entry returns the entry for uri, starting its Remote if needed.
+func (r *Registry) entry(uri string) (*entry, error) {
 	if x, ok := r.cache.Get(uri); ok {
-		e := x.(*entry)
-		if now := time.Now().UnixNano(); now-e.touched.Load() > int64(r.idle/4) {
-			r.touch(uri, e, now)
-		}
-		return e.remote, nil
+		return x.(*entry), nil
 	}
 	return r.create(uri)
 }
@@ -176,7 +183,7 @@ func (r *Registry) touch(uri string, e *entry, now int64) {
 }
 
 // create starts the Remote for uri, unless another caller just did.
-func (r *Registry) create(uri string) (*Remote, error) {
+func (r *Registry) create(uri string) (*entry, error) {
 	r.mu.Lock()
 	if r.closed.Load() {
 		r.mu.Unlock()
@@ -184,7 +191,7 @@ func (r *Registry) create(uri string) (*Remote, error) {
 	}
 	if x, ok := r.cache.Get(uri); ok {
 		r.mu.Unlock()
-		return x.(*entry).remote, nil
+		return x.(*entry), nil
 	}
 	r.cache.Delete(uri) // an expired entry not swept yet
 	if r.cache.ItemCount() >= r.max {
@@ -200,7 +207,7 @@ func (r *Registry) create(uri string) (*Remote, error) {
 	evicted := r.takeEvicted()
 	r.mu.Unlock()
 	closeRemotes(evicted)
-	return rem, nil
+	return e, nil
 }
 
 // evictLRU deletes the entry used least recently. r.mu must be held.
@@ -265,7 +272,9 @@ func (r *Registry) Close() error {
 	r.mu.Lock()
 	r.cache.DeleteExpired()
 	for _, it := range r.cache.Items() {
-		r.evicted = append(r.evicted, it.Object.(*entry).remote)
+		e := it.Object.(*entry)
+		e.evicted.Store(true)
+		r.evicted = append(r.evicted, e.remote)
 	}
 	r.cache.Flush()
 	evicted := r.takeEvicted()
