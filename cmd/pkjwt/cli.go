@@ -32,7 +32,10 @@ type command struct {
 }
 
 var commands = []command{
+	{"demo", "run a server, mint an assertion, get a token, replay it (start here)", runDemo},
+	{"serve", "run the reference authorization server", runServe},
 	{"mint", "print a signed client assertion", runMint},
+	{"verify", "explain why a client assertion is accepted or rejected", runVerify},
 	{"keygen", "generate a client key pair and its JWK Set", runKeygen},
 }
 

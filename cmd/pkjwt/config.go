@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -55,6 +56,8 @@ type clientConfig struct {
 	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	JWKSURI                     string          `json:"jwks_uri,omitempty"`
 	JWKS                        json.RawMessage `json:"jwks,omitempty"`
+
+	keys *verify.KeySet // the checked inline jwks, derived by validate
 }
 
 // Defaults of serverConfig.
@@ -292,7 +295,8 @@ func (c *serverConfig) validate() error {
 				return &configError{field: at + ".jwks_uri", err: err}
 			}
 		default:
-			if err := validateInlineJWKS(cl.JWKS, cl.ClientID); err != nil {
+			keys, err := inlineKeys(cl.JWKS, cl.ClientID)
+			if err != nil {
 				var ce *configError
 				if errors.As(err, &ce) {
 					ce.field = joinPath(at+".jwks", ce.field)
@@ -300,6 +304,7 @@ func (c *serverConfig) validate() error {
 				}
 				return &configError{field: at + ".jwks", err: err}
 			}
+			cl.keys = keys
 		}
 	}
 	return nil
@@ -354,41 +359,38 @@ func validateJWKSURI(s string, insecure bool) error {
 // (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
-// validateInlineJWKS checks the shape of an inline jwks: an object with a
-// non-empty "keys" array of objects, none with private material, kids
-// unique. It returns *configError with paths relative to the jwks member.
-func validateInlineJWKS(raw json.RawMessage, clientID string) error {
+// inlineKeys returns the keys of an inline jwks, checked by
+// jwksfetch.NewInline: every JWK must be a usable public signature key.
+// Errors are *configError with paths relative to the jwks member; a
+// private key is named with its client and kid.
+func inlineKeys(raw json.RawMessage, clientID string) (*verify.KeySet, error) {
 	var set struct {
 		Keys []map[string]json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(raw, &set); err != nil {
-		return errors.New(`want a JWK Set: {"keys": [...]}`)
+		return nil, errors.New(`want a JWK Set: {"keys": [...]}`)
 	}
 	if len(set.Keys) == 0 {
-		return configErrorf("keys", "no keys")
+		return nil, configErrorf("keys", "no keys")
 	}
-	kids := map[string]int{}
 	for i, k := range set.Keys {
-		at := fmt.Sprintf("keys[%d]", i)
 		var kid string
-		if raw, ok := k["kid"]; ok {
-			if json.Unmarshal(raw, &kid) != nil {
-				return configErrorf(at+".kid", "want a string")
-			}
-		}
+		json.Unmarshal(k["kid"], &kid)
 		for _, m := range privateMembers {
 			if _, ok := k[m]; ok {
-				return configErrorf(at, "client %q: key %q holds private key material (%q); register only public keys", clientID, kid, m)
+				return nil, configErrorf(fmt.Sprintf("keys[%d]", i), "client %q: key %q holds private key material (%q); register only public keys", clientID, kid, m)
 			}
-		}
-		if kid != "" {
-			if j, dup := kids[kid]; dup {
-				return configErrorf(at+".kid", "%q already used by keys[%d]", kid, j)
-			}
-			kids[kid] = i
 		}
 	}
-	return nil
+	keys, err := jwksfetch.NewInline(raw, jwksfetch.InlineConfig{})
+	if err != nil {
+		var ke *jwksfetch.KeyError
+		if errors.As(err, &ke) {
+			return nil, configErrorf(fmt.Sprintf("keys[%d]", ke.Index), "client %q: %v", clientID, err)
+		}
+		return nil, err
+	}
+	return keys, nil
 }
 
 // redactURLError returns err with any password in rawURL masked.

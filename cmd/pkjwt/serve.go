@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/pkjwt/pkjwt/verify"
+)
+
+const serveHelp = `
+Run the reference authorization server: a token endpoint for the
+client_credentials grant, token introspection (RFC 7662) and the RFC 8414
+metadata, every client authenticated with private_key_jwt.
+
+  GET  /.well-known/oauth-authorization-server   metadata
+  POST /token        grant_type=client_credentials [scope=...]
+  POST /introspect   token=...
+
+The configuration is JSON; unknown fields are errors:
+
+  {
+    "listen": "127.0.0.1:18080",
+    "issuer": "http://127.0.0.1:18080",        the aud of client assertions
+    "audience_policy": "rfc7523bis",           strict | rfc7523bis (default) | legacy
+    "allow_insecure_jwks_uri": false,          true allows http:// and loopback jwks_uri (dev only)
+    "leeway_seconds": 15,                      optional, default 15
+    "max_lifetime_seconds": 600,               optional, default 600
+    "jwks_refresh_seconds": 300,               optional, default 300
+    "replay": {"redis_url": "redis://127.0.0.1:6379/0"},   optional; in memory when absent
+    "clients": [
+      {"client_id": "c1", "jwks_uri": "https://c1.example/jwks.json",
+       "token_endpoint_auth_signing_alg": "ES256"},
+      {"client_id": "c2", "jwks": {"keys": [ ...public JWKs... ]}}
+    ]
+  }
+
+Without -config the server runs a built-in demo configuration and prints
+how to try it. SIGINT or SIGTERM shuts it down gracefully.
+`
+
+func runServe(ctx context.Context, std stdio, args []string) error {
+	fs := newFlagSet(std, "serve", "[-config FILE]", serveHelp)
+	configFile := fs.String("config", "", "configuration `file` (default: the built-in demo configuration)")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	printConfig := fs.Bool("print-demo-config", false, "print the built-in demo configuration and exit")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("unexpected argument %q", rest[0])
+	}
+	if *printConfig {
+		_, err := std.out.Write(demoConfigJSON)
+		return err
+	}
+
+	var cfg *serverConfig
+	if *configFile != "" {
+		cfg, err = loadConfigFile(*configFile)
+	} else {
+		cfg, err = parseConfig(bytes.NewReader(demoConfigJSON))
+	}
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(std.err, "pkjwt serve: configuration OK (%d clients)\n", len(cfg.Clients))
+		return nil
+	}
+
+	logger := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := newServer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.err, "pkjwt serve: listening on %s (issuer %s, clients: %d, audience policy: %s, replay store: %s)\n",
+		ln.Addr(), cfg.Issuer, len(cfg.Clients), cfg.audience, replayName(cfg))
+	if *configFile == "" {
+		printServeDemoHelp(std, cfg)
+	}
+	err = s.serve(ctx, ln, logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(std.err, "pkjwt serve: shut down")
+	return s.Close()
+}
+
+func replayName(cfg *serverConfig) string {
+	if cfg.Replay == nil {
+		return "memory"
+	}
+	return "redis " + cfg.Replay.redis.Addr
+}
+
+// printServeDemoHelp tells how to try the server with the demo client.
+func printServeDemoHelp(std stdio, cfg *serverConfig) {
+	me := self()
+	fmt.Fprintf(std.err, `
+No -config given: this is the built-in demo configuration (print it with
+'%[1]s serve -print-demo-config'). Its client %[2]q signs with a demo key
+that ships with pkjwt (public, never use it for anything real).
+
+Try it from another terminal:
+
+  curl -s %[3]s%[4]s
+
+  A=$(%[1]s mint -demo-key -aud %[3]s)
+  curl -s %[3]s/token -d grant_type=client_credentials \
+    -d client_assertion_type=%[5]s \
+    -d client_assertion=$A
+
+Run the curl again with the same $A to see replay protection. To see why
+an assertion is refused:
+
+  %[1]s serve -print-demo-config > demo.json
+  %[1]s verify -config demo.json $A
+
+Press Ctrl-C to stop.
+
+`, me, demoClientID, cfg.Issuer, metadataPath, verify.AssertionType)
+}
