@@ -59,16 +59,18 @@ func parseJWKS(doc []byte) ([]verify.Key, []*KeyError, error) {
 	var (
 		keys    []verify.Key
 		skipped []*KeyError
+		kids    = map[string]bool{}
 	)
 	for i, raw := range *set.Keys {
 		k, kerr := parseJWK(i, raw)
-		if kerr == nil && k.ID != "" && slices.ContainsFunc(keys, func(p verify.Key) bool { return p.ID == k.ID }) {
+		if kerr == nil && k.ID != "" && kids[k.ID] {
 			kerr = keyError(i, k.ID, ErrDuplicateKID, "")
 		}
 		if kerr != nil {
 			skipped = append(skipped, kerr)
 			continue
 		}
+		kids[k.ID] = true
 		keys = append(keys, k)
 	}
 	return keys, skipped, nil

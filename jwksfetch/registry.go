@@ -29,8 +29,10 @@ type RegistryConfig struct {
 	// shared by all of them.
 	Remote RemoteConfig
 	// MaxSources bounds the number of Remotes alive at once. When a new
-	// jwks_uri would exceed it, the Remote used least recently is closed.
-	// Zero: DefaultMaxSources (10,000). Negative: an error.
+	// jwks_uri would exceed it, the Remote used least recently is closed
+	// (a call in progress on it may then fail with ErrClosed), so set it
+	// above the number of jwks_uri values in use. Zero: DefaultMaxSources
+	// (10,000). Negative: an error.
 	MaxSources int
 	// IdleTimeout is how long a Remote that no Key call has used stays
 	// alive (refreshing in the background); then it is closed, and the
@@ -138,6 +140,8 @@ type source struct {
 	uri string
 	e   atomic.Pointer[entry]
 }
+
+var _ verify.KeySource = (*source)(nil)
 
 // Key implements verify.KeySource. After the registry is closed it returns
 // an error wrapping ErrClosed.

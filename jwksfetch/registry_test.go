@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,5 +204,85 @@ func TestRegistryClose(t *testing.T) {
 	if _, err := reg.Source(srv.URL); !errors.Is(err, ErrClosed) {
 		t.Errorf("Source after Close = %v, want ErrClosed", err)
 	}
+	checkGoroutines(t, before)
+}
+
+// TestRegistryExpiredNotSwept: an entry that expired but was not swept
+// yet is closed, not leaked, when its URI comes back.
+func TestRegistryExpiredNotSwept(t *testing.T) {
+	srv := newJWKSServer(t, jwks(pubJWK(testkeys.P256, "k1")))
+	before := runtime.NumGoroutine()
+	reg := newTestRegistry(t, RegistryConfig{Remote: RemoteConfig{RefreshInterval: time.Hour}})
+	src := mustSource(t, reg, srv.URL)
+	if _, err := src.Key(bg, "k1", "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := reg.cache.Get(srv.URL)
+	old := x.(*entry)
+	reg.mu.Lock()
+	reg.cache.Set(srv.URL, old, time.Nanosecond) // expire it now; the sweeper runs every minute
+	reg.mu.Unlock()
+	time.Sleep(time.Millisecond)
+
+	if _, err := mustSource(t, reg, srv.URL).Key(bg, "k1", "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	if !old.evicted.Load() {
+		t.Error("expired entry not evicted")
+	}
+	old.remote.mu.Lock()
+	closed := old.remote.closed
+	old.remote.mu.Unlock()
+	if !closed {
+		t.Error("expired remote not closed")
+	}
+	if n := reg.Len(); n != 1 {
+		t.Errorf("%d remotes, want 1", n)
+	}
+	// The first source moves to the new entry.
+	if _, err := src.Key(bg, "k1", "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	if e := src.(*source).e.Load(); e == old {
+		t.Error("source still on the evicted entry")
+	}
+	reg.Close()
+	checkGoroutines(t, before)
+}
+
+// TestRegistryStress: concurrent lookups while entries expire, are evicted
+// for room and swept; afterwards nothing is left running.
+func TestRegistryStress(t *testing.T) {
+	srv := newJWKSServer(t, jwks(pubJWK(testkeys.P256, "k1")))
+	before := runtime.NumGoroutine()
+	reg := newTestRegistry(t, RegistryConfig{MaxSources: 4, IdleTimeout: 20 * time.Millisecond,
+		Remote: RemoteConfig{RefreshInterval: 5 * time.Millisecond}})
+	var sources []verify.KeySource
+	for i := range 8 {
+		sources = append(sources, mustSource(t, reg, srv.URL+"/c"+strconv.Itoa(i)))
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 200 {
+				_, err := sources[(g+i)%len(sources)].Key(bg, "k1", "ES256")
+				// A Remote evicted under a caller answers from its cache or
+				// fails as closed; never a client error.
+				if err != nil && !errors.Is(err, ErrClosed) {
+					t.Errorf("Key: %v", err)
+					return
+				}
+				if n := reg.Len(); n > 4 {
+					t.Errorf("%d remotes alive, want at most 4", n)
+					return
+				}
+				if i%50 == 0 {
+					time.Sleep(25 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	reg.Close()
 	checkGoroutines(t, before)
 }
