@@ -315,7 +315,7 @@ func printSteps(w io.Writer, steps []verify.Step, issuer string) int {
 		case s.Skipped:
 			status, detail = "skip", "not run: a check it needs failed"
 		case s.Err != nil:
-			status, detail = "FAIL", strings.TrimPrefix(s.Err.Error(), "verify: ")
+			status, detail = "FAIL", failureText(s.Err)
 			if s.Check == "aud" {
 				detail += fmt.Sprintf(" (this server is %q)", issuer)
 			}
@@ -340,4 +340,18 @@ func printSteps(w io.Writer, steps []verify.Step, issuer string) int {
 		fmt.Fprintf(w, "The signature failed, so the passed claim checks above prove nothing.\n")
 	}
 	return len(failed)
+}
+
+// failureText is an *verify.Error's description and cause, without the
+// description repeated when the cause wraps the sentinel error too.
+func failureText(err error) string {
+	var e *verify.Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	if e.Err == nil {
+		return e.Description
+	}
+	cause := strings.TrimSuffix(e.Err.Error(), ": verify: "+e.Description)
+	return e.Description + ": " + cause
 }
