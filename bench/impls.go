@@ -152,7 +152,7 @@ type zitadelClient struct {
 	id        string
 }
 
-func (c *zitadelClient) GetID() string                { return c.id }
+func (c *zitadelClient) GetID() string               { return c.id }
 func (c *zitadelClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethodPrivateKeyJWT }
 
 func newZitadel(clients []Client) (Authenticator, error) {
