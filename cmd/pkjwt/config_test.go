@@ -78,6 +78,12 @@ var badConfigs = []struct {
 	{name: "symmetric key in jwks", edit: func(m map[string]any) {
 		client(m, 1)["jwks"] = map[string]any{"keys": []any{map[string]any{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}}}
 	}, field: "clients[1].jwks.keys[0]", want: "private key material"},
+	{name: "weak key in jwks", edit: func(m map[string]any) {
+		client(m, 1)["jwks"] = map[string]any{"keys": []any{testkeys.JWK(testkeys.Signer(testkeys.Ed25519), "ok", "", ""), testkeys.JWK(testkeys.Signer(testkeys.RSA1024), "weak", "", "")}}
+	}, field: "clients[1].jwks.keys[1]", want: `client "c2"`},
+	{name: "encryption key in jwks", edit: func(m map[string]any) {
+		client(m, 1)["jwks"] = map[string]any{"keys": []any{testkeys.JWK(testkeys.Signer(testkeys.P256), "e", "", "enc")}}
+	}, field: "clients[1].jwks.keys[0]", want: "enc"},
 	{name: "empty jwks", edit: func(m map[string]any) { client(m, 1)["jwks"] = map[string]any{"keys": []any{}} }, field: "clients[1].jwks.keys", want: "no keys"},
 	{name: "jwks not a set", edit: func(m map[string]any) { client(m, 1)["jwks"] = []any{} }, field: "clients[1].jwks", want: "JWK Set"},
 	{name: "syntax", raw: "{\n\"listen\": \"127.0.0.1:0\",\n}", field: "", want: "line 3"},

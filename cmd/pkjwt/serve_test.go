@@ -557,3 +557,50 @@ func jtiOf(t *testing.T, assertion string) string {
 	_, c := decodeJWT(t, assertion)
 	return c["jti"].(string)
 }
+
+// TestServeJWKSRefresh checks that jwks_refresh_seconds is honoured: a key
+// removed from the client's jwks_uri stops verifying after the next
+// background refresh.
+func TestServeJWKSRefresh(t *testing.T) {
+	dir := t.TempDir()
+	oldKey := keygenClient(t, dir, "old", "p256", "pem")
+	newKey := keygenClient(t, dir, "new", "p256", "pem")
+	var (
+		mu   sync.Mutex
+		jwks = oldKey.jwks
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(jwks)
+	}))
+	defer srv.Close()
+	p := startServe(t, map[string]any{
+		"allow_insecure_jwks_uri": true,
+		"jwks_refresh_seconds":    1,
+		"clients":                 []any{map[string]any{"client_id": "c1", "jwks_uri": srv.URL}},
+	})
+	tokenWith := func(c testClient) int {
+		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(c.mint(t, p.issuer, "-iss", "c1"), "grant_type", "client_credentials")).status
+	}
+	if s := tokenWith(oldKey); s != http.StatusOK {
+		t.Fatalf("old key before rotation: %d", s)
+	}
+	mu.Lock()
+	jwks = newKey.jwks
+	mu.Unlock()
+	rotated := time.Now()
+	for tokenWith(oldKey) == http.StatusOK {
+		if time.Since(rotated) > 10*time.Second {
+			t.Fatal("old key still accepted 10s after rotation with a 1s refresh")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := time.Since(rotated); d > 3*time.Second {
+		t.Errorf("old key refused only after %v", d)
+	}
+	if s := tokenWith(newKey); s != http.StatusOK {
+		t.Errorf("new key after rotation: %d", s)
+	}
+}
