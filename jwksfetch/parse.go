@@ -47,13 +47,13 @@ var knownMembers = []string{"kty", "use", "key_ops", "alg", "kid", "x5u", "x5c",
 // keys, the first with a given kid wins: later ones are left out with
 // ErrDuplicateKID. Keys without kid are kept.
 func parseJWKS(doc []byte) ([]verify.Key, []*KeyError, error) {
-	var set struct {
-		Keys *[]json.RawMessage `json:"keys"`
-	}
+	// A map, not a struct: member names match exactly ("keys", not "KEYS").
+	var set map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &set); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrNotJWKS, err)
 	}
-	if set.Keys == nil {
+	var jwks []json.RawMessage
+	if b, ok := set["keys"]; !ok || json.Unmarshal(b, &jwks) != nil || jwks == nil {
 		return nil, nil, fmt.Errorf("%w: no \"keys\" array", ErrNotJWKS)
 	}
 	var (
@@ -61,7 +61,7 @@ func parseJWKS(doc []byte) ([]verify.Key, []*KeyError, error) {
 		skipped []*KeyError
 		kids    = map[string]bool{}
 	)
-	for i, raw := range *set.Keys {
+	for i, raw := range jwks {
 		k, kerr := parseJWK(i, raw)
 		if kerr == nil && k.ID != "" && kids[k.ID] {
 			kerr = keyError(i, k.ID, ErrDuplicateKID, "")

@@ -203,6 +203,7 @@ func TestParseJWKSDocument(t *testing.T) {
 		{`{"keys":"x"}`, 0, true},
 		{`{"keys":[]} trailing`, 0, true},
 		{`<html>down for maintenance</html>`, 0, true},
+		{`{"KEYS":[]}`, 0, true},
 	} {
 		keys, _, err := parseJWKS([]byte(tt.doc))
 		switch {
