@@ -46,7 +46,10 @@ type exitError struct {
 	err  error
 }
 
+// Error returns the message, which may be empty (see silentFailure).
 func (e *exitError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *exitError) Unwrap() error { return e.err }
 
 // usageErrorf returns an error that exits with exitUsage.

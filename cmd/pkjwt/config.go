@@ -74,6 +74,7 @@ type configError struct {
 	err   error
 }
 
+// Error returns "config: FIELD: problem".
 func (e *configError) Error() string {
 	if e.field == "" {
 		return "config: " + e.err.Error()
@@ -81,6 +82,7 @@ func (e *configError) Error() string {
 	return "config: " + e.field + ": " + e.err.Error()
 }
 
+// Unwrap returns the problem.
 func (e *configError) Unwrap() error { return e.err }
 
 func configErrorf(field, format string, args ...any) error {

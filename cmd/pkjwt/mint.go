@@ -33,7 +33,10 @@ Example:
 // stringsFlag is a repeatable string flag.
 type stringsFlag []string
 
-func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+// String implements flag.Value.
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+
+// Set implements flag.Value: each use of the flag adds a value.
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func runMint(_ context.Context, std stdio, args []string) error {

@@ -604,3 +604,60 @@ func TestServeJWKSRefresh(t *testing.T) {
 		t.Errorf("new key after rotation: %d", s)
 	}
 }
+
+// TestServeDemoConfiguration runs serve without -config, as its
+// instructions say: mint -demo-key, then the token endpoint. It needs the
+// demo's fixed port, 18080, and skips when that is taken.
+func TestServeDemoConfiguration(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:18080")
+	if err != nil {
+		t.Skipf("port 18080 of the demo configuration is taken: %v", err)
+	}
+	l.Close()
+	p := &serveProc{issuer: "http://127.0.0.1:18080", stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(binary, "serve")
+	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if resp, err := http.Get(p.issuer + metadataPath); err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("serve exited: %v\n%s", p.err, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready:\n%s", p.stderr)
+		}
+	}
+	for _, want := range []string{"Try it", "mint -demo-key -aud http://127.0.0.1:18080", "curl -s http://127.0.0.1:18080/token"} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("instructions lack %q:\n%s", want, p.stderr)
+		}
+	}
+	a := strings.TrimSpace(mustRun(t, "", "mint", "-demo-key", "-aud", p.issuer).stdout)
+	form := assertionForm(a, "grant_type", "client_credentials")
+	if r := doHTTP(t, http.MethodPost, p.issuer+"/token", form); r.status != http.StatusOK {
+		t.Errorf("demo client: %v", r)
+	}
+	if r := doHTTP(t, http.MethodPost, p.issuer+"/token", form); r.status != http.StatusUnauthorized {
+		t.Errorf("demo client replay: %v", r)
+	}
+	if code := p.stop(t, os.Interrupt); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}

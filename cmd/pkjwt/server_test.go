@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,5 +69,53 @@ func TestValidScope(t *testing.T) {
 		if got := validScope(s); got != want {
 			t.Errorf("validScope(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestServerIssuerPath checks the routes of an issuer with a path: RFC 8414
+// §3 puts the well-known suffix before it, the endpoints go under it.
+func TestServerIssuerPath(t *testing.T) {
+	m := goodConfig()
+	m["issuer"] = "https://as.example/tenant-1"
+	cfg, err := parseConfig(strings.NewReader(marshalConfig(t, m)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/.well-known/oauth-authorization-server/tenant-1", 200},
+		{"HEAD", "/.well-known/oauth-authorization-server/tenant-1", 200},
+		{"GET", "/.well-known/oauth-authorization-server", 404},
+		{"GET", "/tenant-1/.well-known/oauth-authorization-server", 404},
+		{"POST", "/tenant-1/token", 400},      // the middleware: not a form
+		{"POST", "/tenant-1/introspect", 400}, // likewise
+		{"GET", "/tenant-1/token", 405},
+		{"POST", "/token", 404},
+	} {
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/oauth-authorization-server/tenant-1", nil))
+	var doc map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &doc)
+	if doc["issuer"] != "https://as.example/tenant-1" || doc["token_endpoint"] != "https://as.example/tenant-1/token" || doc["introspection_endpoint"] != "https://as.example/tenant-1/introspect" {
+		t.Errorf("metadata %v", doc)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }
