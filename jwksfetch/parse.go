@@ -20,7 +20,7 @@ const (
 	// FAPI 2.0). The verifier may require more.
 	minRSABits = verify.DefaultMinRSABits
 	// maxRSABits bounds the cost of one signature check.
-	maxRSABits = 16384
+	maxRSABits = verify.MaxRSABits
 )
 
 // privateMembers are the JWK members that carry private or secret key

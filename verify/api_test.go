@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"errors"
+	"math/big"
 	"net/url"
 	"strings"
 	"sync"
@@ -325,5 +327,14 @@ func TestCancelledContext(t *testing.T) {
 	_, err := v.Verify(ctx, req(mint(testkeys.RSA2048, "RS256", r1, "rsa", nil)))
 	if !errors.Is(err, verify.ErrReplayUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestCheckKeyRSABounds(t *testing.T) {
+	// A 16385-bit modulus: only its size matters here.
+	n := new(big.Int).Lsh(big.NewInt(1), verify.MaxRSABits)
+	huge := &rsa.PublicKey{N: n.Add(n, big.NewInt(1)), E: 65537}
+	if err := verify.CheckKey(huge, "RS256", 2048); err == nil {
+		t.Errorf("%d-bit RSA key accepted", huge.N.BitLen())
 	}
 }

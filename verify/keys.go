@@ -110,17 +110,24 @@ func fits(k Key, alg string) bool {
 
 // CheckKey reports whether pub may verify assertions signed with alg: its
 // type (and curve) must suit alg, and an RSA key must have at least
-// minRSABits bits. Private keys, symmetric keys and unknown types are
+// minRSABits and at most MaxRSABits bits. Private keys, symmetric keys and unknown types are
 // rejected.
 func CheckKey(pub crypto.PublicKey, alg string, minRSABits int) error {
 	if err := checkKeyType(pub, alg); err != nil {
 		return err
 	}
-	if k, ok := pub.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
-		return fmt.Errorf("RSA key of %d bits, at least %d required", k.N.BitLen(), minRSABits)
+	if k, ok := pub.(*rsa.PublicKey); ok {
+		if n := k.N.BitLen(); n < minRSABits || n > MaxRSABits {
+			return fmt.Errorf("RSA key of %d bits, want %d to %d", n, minRSABits, MaxRSABits)
+		}
 	}
 	return nil
 }
+
+// MaxRSABits is the largest RSA modulus CheckKey accepts: it bounds the
+// cost of one signature check, which an attacker's registration could
+// otherwise inflate.
+const MaxRSABits = 16384
 
 var errKeyType = errors.New("key type does not fit alg")
 
