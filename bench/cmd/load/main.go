@@ -410,13 +410,13 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 	}
 	res.RPS = float64(len(all)) / elapsed.Seconds()
 	res.P50, res.P90, res.P99, res.Max = pct(all, 0.50), pct(all, 0.90), pct(all, 0.99), all[len(all)-1]
-	res.ServerCPUPerReq = float64((cpu1-cpu0).Microseconds()) / float64(len(all))
+	res.ServerCPUPerReq = float64((cpu1 - cpu0).Microseconds()) / float64(len(all))
 	if target == "pkjwt-redis" {
 		rcpu1, err := procCPU(rds.cmd.Process.Pid)
 		if err != nil {
 			return res, err
 		}
-		res.RedisCPUPerReq = float64((rcpu1-rcpu0).Microseconds()) / float64(len(all))
+		res.RedisCPUPerReq = float64((rcpu1 - rcpu0).Microseconds()) / float64(len(all))
 	}
 	res.LoadAvg = loadavg()
 	if res.Errors > 0 {
