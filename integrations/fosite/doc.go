@@ -1,0 +1,98 @@
+// Package pkjwtfosite makes a github.com/ory/fosite authorization server
+// verify private_key_jwt client authentication (RFC 7523 §2.2 and §3, OpenID
+// Connect Core 1.0 §9) with pkjwt instead of fosite's own code. Import it as
+//
+//	import pkjwtfosite "github.com/pkjwt/pkjwt/integrations/fosite"
+//
+// It is a module of its own, so that pkjwt itself never depends on fosite.
+//
+// # What changes
+//
+// A request carrying client_assertion or client_assertion_type is verified by
+// a verify.Verifier; every other request is handed, unchanged, to the strategy
+// fosite would have used (fosite's DefaultClientAuthenticationStrategy:
+// client_secret_basic, client_secret_post, public clients). Compared with
+// fosite's own private_key_jwt (fosite client_authentication.go,
+// DefaultClientAuthenticationStrategy and findPublicKey), the server gains:
+//
+//   - the audience policies of draft-ietf-oauth-rfc7523bis and FAPI 2.0: the
+//     issuer identifier is the expected aud, and the token endpoint URL is
+//     refused by default (fosite wants the token endpoint URL,
+//     Config.TokenURL, and nothing else);
+//   - EdDSA, RS384/RS512, PS384/PS512, ES384/ES512 under one allow-list, and
+//     the key checks of package jwksfetch (use, key_ops, alg, curve, RSA size,
+//     no private or symmetric keys); fosite accepts only RSA and ECDSA keys
+//     whose use is "sig";
+//   - jwks_uri fetched with a timeout, a size cap, an SSRF guard, background
+//     refresh, refresh on an unknown kid and stale keys while the endpoint is
+//     down (jwksfetch.Registry), instead of fosite's JWKSFetcherStrategy;
+//   - nbf and iat checked within a leeway, exp bounded by a maximum lifetime;
+//   - jti single use through a replay.Store (replay.NewMemory, or
+//     replay/redisstore for a cluster), claimed only after every other check
+//     passed and keyed by client, instead of the storage's
+//     ClientAssertionJWTValid/SetClientAssertionJWT pair, which fosite calls
+//     before checking aud, and which storage.MemoryStore implements with a
+//     scan of every stored jti per request;
+//   - the same assertion is good for one request across token, revocation,
+//     pushed authorization and introspection endpoints;
+//   - private_key_jwt at the introspection endpoint, which fosite's
+//     NewIntrospectionRequest does not accept at all (it knows only a bearer
+//     token and HTTP Basic).
+//
+// # How it hooks in
+//
+// fosite calls a ClientAuthenticationStrategy from AuthenticateClient
+// (client_authentication.go), which the token endpoint (NewAccessRequest),
+// revocation (NewRevocationRequest) and pushed authorization
+// (NewPushedAuthorizeRequest) use; fosite.Config's ClientAuthenticationStrategy
+// field sets it. The introspection endpoint authenticates callers itself, so
+// Authenticator.Provider wraps the fosite.OAuth2Provider and replaces
+// NewIntrospectionRequest (and WriteIntrospectionError, so that a failed
+// authentication is answered with an RFC 6749 §5.2 error and not with
+// {"active": false}). Authenticator.Install does both:
+//
+//	provider := compose.ComposeAllEnabled(config, store, signingKey)
+//	auth, err := pkjwtfosite.New(issuer, store, replayStore, nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer auth.Close()
+//	provider, err = auth.Install(config, provider)
+//	if err != nil {
+//		return err
+//	}
+//
+// A server with its own fosite.Configurator returns Authenticator.Strategy
+// from GetClientAuthenticationStrategy and uses Authenticator.Provider.
+//
+// # Clients
+//
+// Clients come from the server's own fosite.ClientManager (GetClient). A
+// client authenticates with private_key_jwt only if it implements
+// fosite.OpenIDConnectClient and its GetTokenEndpointAuthMethod is
+// "private_key_jwt". Its keys are GetJSONWebKeys if set, otherwise the JWK Set
+// at GetJSONWebKeysURI. GetTokenEndpointAuthSigningAlgorithm, if not empty, is
+// the only alg accepted; note that fosite.DefaultOpenIDConnectClient reports
+// "RS256" when its TokenEndpointAuthSigningAlgorithm is empty, so an EdDSA or
+// ES256 client must register its alg.
+//
+// # Errors
+//
+// Failures are *fosite.RFC6749Error values that fosite renders: ErrInvalidClient
+// (401) for anything about the assertion, the client or its keys,
+// ErrInvalidRequest (400) for a malformed request, ErrServerError (500) when
+// the client registry, a key source or the replay store could not answer.
+// Their hint is the fixed description of the failed check
+// (verify.Error.Description); they wrap the *verify.Error, for errors.As, and
+// never carry it as fosite debug text.
+//
+// # What fosite still does
+//
+// fosite still parses the request (ParseMultipartForm with its 1 MiB cap),
+// decides which endpoints authenticate clients, checks grant types, scopes and
+// audiences of the authenticated client, and authenticates every client that
+// does not send an assertion. The RFC 7523 authorization grant
+// (grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, handler/rfc7523) is
+// not client authentication and stays fosite's. client_secret_jwt cannot be
+// offered, because fosite stores client secrets hashed.
+package pkjwtfosite
