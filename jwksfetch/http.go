@@ -61,28 +61,56 @@ var (
 	loopback4 = netip.MustParsePrefix("127.0.0.0/8")
 	sixToFour = netip.MustParsePrefix("2002::/16")    // 6to4, RFC 3056
 	wellKnown = netip.MustParsePrefix("64:ff9b::/96") // NAT64, RFC 6052
+	// private lists the ranges RemoteConfig.InsecureAllowPrivateNetworks
+	// opens: RFC 1918, CGNAT and unique local addresses. Link-local (cloud
+	// metadata) stays forbidden.
+	private = []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("100.64.0.0/10"),
+		netip.MustParsePrefix("fc00::/7"),
+	}
 )
 
-// checkAddr reports whether the default client may connect to addr. With
-// allowLoopback, loopback addresses (127.0.0.0/8, ::1) are allowed; every
-// other forbidden range stays forbidden.
-func checkAddr(addr netip.Addr, allowLoopback bool) error {
+// addrPolicy says which forbidden ranges the default client may reach
+// anyway.
+type addrPolicy struct {
+	loopback bool // 127.0.0.0/8, ::1
+	private  bool // see private
+}
+
+func policyOf(c RemoteConfig) addrPolicy {
+	return addrPolicy{loopback: c.InsecureAllowLoopbackAndHTTP, private: c.InsecureAllowPrivateNetworks}
+}
+
+// checkAddr reports whether the default client may connect to addr. allow
+// opens loopback or private ranges; every other forbidden range stays
+// forbidden.
+func checkAddr(addr netip.Addr, allow addrPolicy) error {
 	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() {
 		return fmt.Errorf("%w: invalid address", ErrForbiddenAddress)
 	}
-	if allowLoopback && (loopback4.Contains(addr) || addr == netip.IPv6Loopback()) {
+	if allow.loopback && (loopback4.Contains(addr) || addr == netip.IPv6Loopback()) {
 		return nil
+	}
+	if allow.private {
+		for _, p := range private {
+			if p.Contains(addr) {
+				return nil
+			}
+		}
 	}
 	// 6to4 and NAT64 addresses embed an IPv4 address, which is what they
 	// reach: allow them only if that address is allowed.
 	switch {
 	case sixToFour.Contains(addr):
 		b := addr.As16()
-		return checkAddr(netip.AddrFrom4([4]byte(b[2:6])), false)
+		return checkAddr(netip.AddrFrom4([4]byte(b[2:6])), addrPolicy{})
 	case wellKnown.Contains(addr):
 		b := addr.As16()
-		return checkAddr(netip.AddrFrom4([4]byte(b[12:16])), false)
+		return checkAddr(netip.AddrFrom4([4]byte(b[12:16])), addrPolicy{})
 	}
 	for _, p := range forbidden {
 		if p.Contains(addr) {
@@ -94,7 +122,7 @@ func checkAddr(addr netip.Addr, allowLoopback bool) error {
 
 // dialControl is the net.Dialer Control hook of the default client: it runs
 // after DNS resolution, for every address dialled, before connecting.
-func dialControl(allowLoopback bool) func(network, address string, _ syscall.RawConn) error {
+func dialControl(allow addrPolicy) func(network, address string, _ syscall.RawConn) error {
 	return func(network, address string, _ syscall.RawConn) error {
 		switch network {
 		case "tcp4", "tcp6":
@@ -109,18 +137,18 @@ func dialControl(allowLoopback bool) func(network, address string, _ syscall.Raw
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrForbiddenAddress, err)
 		}
-		return checkAddr(addr, allowLoopback)
+		return checkAddr(addr, allow)
 	}
 }
 
 // newHTTPClient returns the default client: overall timeout, no proxy
 // (a proxy would defeat the address check), no redirects, TLS 1.2 or
 // later, bounded headers, and the address check at dial time.
-func newHTTPClient(timeout time.Duration, allowLoopback bool) *http.Client {
+func newHTTPClient(timeout time.Duration, allow addrPolicy) *http.Client {
 	dialer := &net.Dialer{
 		Timeout:   timeout,
 		KeepAlive: 30 * time.Second,
-		Control:   dialControl(allowLoopback),
+		Control:   dialControl(allow),
 	}
 	return &http.Client{
 		Timeout: timeout,

@@ -81,7 +81,7 @@ func TestCheckAddr(t *testing.T) {
 			if optOut {
 				want = tt.allowedOptOut
 			}
-			err := checkAddr(addr, optOut)
+			err := checkAddr(addr, addrPolicy{loopback: optOut})
 			if (err == nil) != want {
 				t.Errorf("checkAddr(%s, optOut %v) = %v, want allowed %v", tt.addr, optOut, err, want)
 			}
@@ -93,7 +93,7 @@ func TestCheckAddr(t *testing.T) {
 }
 
 func TestDialControl(t *testing.T) {
-	control := dialControl(false)
+	control := dialControl(addrPolicy{})
 	for _, tt := range []struct {
 		network, address string
 		ok               bool
@@ -271,7 +271,7 @@ func TestFetchResponses(t *testing.T) {
 				w.Write(tt.body)
 			}))
 			t.Cleanup(srv.Close)
-			client := newHTTPClient(time.Second, true)
+			client := newHTTPClient(time.Second, addrPolicy{loopback: true})
 			t.Cleanup(client.CloseIdleConnections)
 			keys, _, err := fetch(bg, client, srv.URL, 1024)
 			if tt.wantErr == nil {
@@ -318,7 +318,7 @@ func TestHugeBody(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			client := newHTTPClient(5*time.Second, true)
+			client := newHTTPClient(5*time.Second, addrPolicy{loopback: true})
 			t.Cleanup(client.CloseIdleConnections)
 
 			var before, after runtime.MemStats
@@ -343,7 +343,7 @@ func TestFetchTimeout(t *testing.T) {
 	srv := newJWKSServer(t, jwks(pubJWK(testkeys.P256, "k")))
 	release := srv.setBlock()
 	t.Cleanup(release)
-	client := newHTTPClient(100*time.Millisecond, true)
+	client := newHTTPClient(100*time.Millisecond, addrPolicy{loopback: true})
 	t.Cleanup(client.CloseIdleConnections)
 	start := time.Now()
 	_, _, err := fetch(bg, client, srv.URL, 1024)
@@ -354,5 +354,22 @@ func TestFetchTimeout(t *testing.T) {
 	cancel()
 	if _, _, err := fetch(ctx, client, srv.URL, 1024); !errors.Is(err, context.Canceled) {
 		t.Errorf("fetch with a cancelled ctx = %v", err)
+	}
+}
+
+// TestCheckAddrPrivate: InsecureAllowPrivateNetworks opens RFC 1918, CGNAT
+// and unique local addresses, and nothing else: not loopback, not
+// link-local (cloud metadata), not their 6to4 or NAT64 forms.
+func TestCheckAddrPrivate(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"10.0.0.1": true, "172.16.0.1": true, "192.168.1.1": true, "100.64.0.1": true,
+		"fd00::1": true, "::ffff:192.168.1.1": true, "8.8.8.8": true,
+		"127.0.0.1": false, "::1": false, "169.254.169.254": false, "fe80::1": false,
+		"0.0.0.0": false, "224.0.0.1": false, "2002:c0a8:101::1": false, "64:ff9b::a00:1": false,
+	} {
+		err := checkAddr(netip.MustParseAddr(addr), addrPolicy{private: true})
+		if (err == nil) != want {
+			t.Errorf("checkAddr(%s, private) = %v, want allowed %v", addr, err, want)
+		}
 	}
 }

@@ -107,7 +107,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 		done:   make(chan struct{}),
 	}
 	if r.client == nil {
-		r.client, r.ownsClient = newHTTPClient(rc.Timeout, rc.InsecureAllowLoopbackAndHTTP), true
+		r.client, r.ownsClient = newHTTPClient(rc.Timeout, policyOf(rc)), true
 	}
 	r.cache.OnEvicted(func(_ string, v any) {
 		e := v.(*entry)

@@ -74,6 +74,13 @@ type RemoteConfig struct {
 	// be set in production: a client could then make the server fetch
 	// from itself.
 	InsecureAllowLoopbackAndHTTP bool
+	// InsecureAllowPrivateNetworks lets the default client connect to
+	// private addresses (RFC 1918, CGNAT 100.64.0.0/10, unique local
+	// fc00::/7), for development networks. Link-local addresses, cloud
+	// metadata endpoints among them, stay forbidden. It MUST NOT be set
+	// where clients are not trusted: a client could then make the server
+	// fetch from the internal network.
+	InsecureAllowPrivateNetworks bool
 	// Logger receives what cannot be returned: failed background fetches,
 	// recoveries, skipped keys. Nil: nothing is logged. Key material is
 	// never logged.
@@ -180,7 +187,7 @@ func NewRemote(uri string, cfg RemoteConfig) (*Remote, error) {
 	}
 	client, owns := c.HTTPClient, false
 	if client == nil {
-		client, owns = newHTTPClient(c.Timeout, c.InsecureAllowLoopbackAndHTTP), true
+		client, owns = newHTTPClient(c.Timeout, policyOf(c)), true
 	}
 	return newRemote(uri, c, client, owns), nil
 }

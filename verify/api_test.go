@@ -338,3 +338,11 @@ func TestCheckKeyRSABounds(t *testing.T) {
 		t.Errorf("%d-bit RSA key accepted", huge.N.BitLen())
 	}
 }
+
+func TestErrorTextNoRepeat(t *testing.T) {
+	v := newVerifier(t, nil, nil)
+	_, err := v.Verify(context.Background(), req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "nope"}, "rsa", nil)))
+	if got, want := err.Error(), `verify: no registered key of the client matches the assertion: no key "nope"`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

@@ -1,5 +1,7 @@
 package verify
 
+import "strings"
+
 // RFC 6749 §5.2 error codes carried by [Error.Code].
 const (
 	// CodeInvalidRequest: the request is malformed (a parameter missing or
@@ -87,12 +89,17 @@ func newError(sentinel error, cause error) *Error {
 }
 
 // Error returns "verify: " followed by the description and, if any, the
-// cause.
+// cause. A cause that itself wraps the check's sentinel (as a KeySource's
+// error wraps ErrKeyNotFound) does not repeat the description.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return "verify: " + e.Description
 	}
-	return "verify: " + e.Description + ": " + e.Err.Error()
+	cause := e.Err.Error()
+	if e.check != nil {
+		cause = strings.TrimSuffix(cause, ": "+e.check.Error())
+	}
+	return "verify: " + e.Description + ": " + cause
 }
 
 // Unwrap returns the check's sentinel error and the cause.

@@ -235,19 +235,21 @@ func (c *serverConfig) validate() error {
 		field string
 		v     *int64
 		def   int64
+		min   int64
 		dst   *time.Duration
 	}{
-		{"leeway_seconds", c.LeewaySeconds, defaultLeewaySeconds, &c.leeway},
-		{"max_lifetime_seconds", c.MaxLifetimeSeconds, defaultMaxLifetimeSeconds, &c.maxLifetime},
-		{"jwks_refresh_seconds", c.JWKSRefreshSeconds, defaultRefreshSeconds, &c.refresh},
+		// A leeway of 0 is a real policy (no clock skew tolerated).
+		{"leeway_seconds", c.LeewaySeconds, defaultLeewaySeconds, 0, &c.leeway},
+		{"max_lifetime_seconds", c.MaxLifetimeSeconds, defaultMaxLifetimeSeconds, 1, &c.maxLifetime},
+		{"jwks_refresh_seconds", c.JWKSRefreshSeconds, defaultRefreshSeconds, 1, &c.refresh},
 	} {
 		v := n.def
 		if n.v != nil {
 			v = *n.v
 		}
 		switch {
-		case v <= 0:
-			return configErrorf(n.field, "must be a positive number of seconds, not %d", v)
+		case v < n.min:
+			return configErrorf(n.field, "must be at least %d seconds, not %d", n.min, v)
 		case v > math.MaxInt64/int64(time.Second):
 			return configErrorf(n.field, "%d seconds is too large", v)
 		}

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/replay"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -50,9 +55,10 @@ var badConfigs = []struct {
 	{name: "relative issuer", edit: func(m map[string]any) { m["issuer"] = "/as" }, field: "issuer", want: "absolute"},
 	{name: "issuer with query", edit: func(m map[string]any) { m["issuer"] = "https://as.example?x=1" }, field: "issuer", want: "query"},
 	{name: "audience policy", edit: func(m map[string]any) { m["audience_policy"] = "loose" }, field: "audience_policy", want: "loose"},
-	{name: "zero leeway", edit: func(m map[string]any) { m["leeway_seconds"] = 0 }, field: "leeway_seconds", want: "positive"},
-	{name: "negative lifetime", edit: func(m map[string]any) { m["max_lifetime_seconds"] = -5 }, field: "max_lifetime_seconds", want: "positive"},
-	{name: "zero refresh", edit: func(m map[string]any) { m["jwks_refresh_seconds"] = 0 }, field: "jwks_refresh_seconds", want: "positive"},
+	{name: "negative leeway", edit: func(m map[string]any) { m["leeway_seconds"] = -1 }, field: "leeway_seconds", want: "at least 0"},
+	{name: "negative lifetime", edit: func(m map[string]any) { m["max_lifetime_seconds"] = -5 }, field: "max_lifetime_seconds", want: "at least 1"},
+	{name: "zero lifetime", edit: func(m map[string]any) { m["max_lifetime_seconds"] = 0 }, field: "max_lifetime_seconds", want: "at least 1"},
+	{name: "zero refresh", edit: func(m map[string]any) { m["jwks_refresh_seconds"] = 0 }, field: "jwks_refresh_seconds", want: "at least 1"},
 	{name: "string number", edit: func(m map[string]any) { m["leeway_seconds"] = "15" }, field: "leeway_seconds", want: "want an integer"},
 	{name: "fractional number", edit: func(m map[string]any) { m["jwks_refresh_seconds"] = 1.5 }, field: "jwks_refresh_seconds", want: "want an integer"},
 	{name: "unknown field", edit: func(m map[string]any) { m["listen_addr"] = ":1" }, field: "listen_addr", want: "unknown field"},
@@ -140,6 +146,57 @@ func TestParseConfigDefaults(t *testing.T) {
 	if o := cfg.Replay.redis; o == nil || o.Addr != "127.0.0.1:6380" || o.DB != 2 {
 		t.Errorf("redis options %+v", o)
 	}
+}
+
+// TestZeroLeeway: leeway_seconds 0 means no leeway, not the default: an
+// assertion that expired a second ago is refused.
+func TestZeroLeeway(t *testing.T) {
+	m := goodConfig()
+	m["leeway_seconds"] = 0
+	cfg, err := parseConfig(strings.NewReader(marshalConfig(t, m)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.leeway != 0 {
+		t.Errorf("leeway %v", cfg.leeway)
+	}
+	expiredNow := func(leeway any) error {
+		m := goodConfig()
+		m["leeway_seconds"] = leeway
+		if leeway == nil {
+			delete(m, "leeway_seconds")
+		}
+		cfg, err := parseConfig(strings.NewReader(marshalConfig(t, m)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, closeKeys, err := buildVerifier(cfg, &memStore{}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeKeys()
+		c := testkeys.Claims("c2", cfg.Issuer, time.Now())
+		c["exp"] = time.Now().Add(-time.Second).Unix()
+		a := testkeys.Sign("EdDSA", testkeys.Signer(testkeys.Ed25519), map[string]any{"kid": "k2"}, c)
+		_, err = v.Verify(context.Background(), verify.Request{AssertionType: verify.AssertionType, Assertion: a})
+		return err
+	}
+	if err := expiredNow(0); !errors.Is(err, verify.ErrExpired) {
+		t.Errorf("leeway 0: %v, want ErrExpired", err)
+	}
+	if err := expiredNow(nil); err != nil {
+		t.Errorf("default leeway: %v", err)
+	}
+}
+
+// memStore is a replay.Store that accepts every claim once.
+type memStore struct{ sync.Map }
+
+func (s *memStore) Claim(_ context.Context, key string, _ time.Time) error {
+	if _, dup := s.LoadOrStore(key, true); dup {
+		return replay.ErrReplayed
+	}
+	return nil
 }
 
 func TestDemoConfigIsValid(t *testing.T) {

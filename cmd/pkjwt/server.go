@@ -139,6 +139,7 @@ func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger) (
 				reg, err = jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{
 					RefreshInterval:              cfg.refresh,
 					InsecureAllowLoopbackAndHTTP: cfg.AllowInsecureJWKSURI,
+					InsecureAllowPrivateNetworks: cfg.AllowInsecureJWKSURI,
 					Logger:                       logger,
 				}})
 				if err != nil {
@@ -163,6 +164,9 @@ func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger) (
 		Audience:    cfg.audience,
 		Leeway:      cfg.leeway,
 		MaxLifetime: cfg.maxLifetime,
+	}
+	if cfg.leeway == 0 {
+		vcfg.Leeway = -1 // verify reads zero as its default; the config means none
 	}
 	if cfg.audience == verify.AudienceLegacy {
 		vcfg.Endpoints = []string{cfg.Issuer + "/token"}

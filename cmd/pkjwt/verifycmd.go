@@ -342,16 +342,8 @@ func printSteps(w io.Writer, steps []verify.Step, issuer string) int {
 	return len(failed)
 }
 
-// failureText is an *verify.Error's description and cause, without the
-// description repeated when the cause wraps the sentinel error too.
+// failureText is a failed check's description and cause, without the
+// package prefix.
 func failureText(err error) string {
-	var e *verify.Error
-	if !errors.As(err, &e) {
-		return err.Error()
-	}
-	if e.Err == nil {
-		return e.Description
-	}
-	cause := strings.TrimSuffix(e.Err.Error(), ": verify: "+e.Description)
-	return e.Description + ": " + cause
+	return strings.TrimPrefix(err.Error(), "verify: ")
 }
