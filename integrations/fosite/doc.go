@@ -26,7 +26,9 @@
 //   - jwks_uri fetched with a timeout, a size cap, an SSRF guard, background
 //     refresh, refresh on an unknown kid and stale keys while the endpoint is
 //     down (jwksfetch.Registry), instead of fosite's JWKSFetcherStrategy;
-//   - nbf and iat checked within a leeway, exp bounded by a maximum lifetime;
+//   - exp required and bounded by a maximum lifetime, iat and nbf checked
+//     with a clock-skew leeway (fosite's jwt.MapClaims.Valid allows no skew,
+//     and any exp);
 //   - jti single use through a replay.Store (replay.NewMemory, or
 //     replay/redisstore for a cluster), claimed only after every other check
 //     passed and keyed by client, instead of the storage's

@@ -484,3 +484,58 @@ func TestClose(t *testing.T) {
 		t.Errorf("jwks_uri client after Close: %v %v", got, body)
 	}
 }
+
+// TestFositeAlone records what fosite does without pkjwt, as the package
+// documentation describes it: the gaps this integration closes. If a fosite
+// upgrade closes one, this test says so.
+func TestFositeAlone(t *testing.T) {
+	f := newFixture(t, fixtureOptions{native: true})
+	tokenStatus := func(a string) int {
+		status, _ := postForm(f.tokenURL, with(grant(), a), "", "")
+		return status
+	}
+	toTokenURL := func(c map[string]any) { c["aud"] = f.tokenURL }
+
+	if tokenStatus(f.assertion(rsaClient, rsaSigner, toTokenURL)) != http.StatusOK {
+		t.Fatal("fosite rejects its own audience, the token endpoint URL")
+	}
+	if tokenStatus(f.assertion(rsaClient, rsaSigner, nil)) == http.StatusOK {
+		t.Error("fosite now accepts the issuer identifier as aud")
+	}
+	if tokenStatus(f.assertion(edClient, edSigner, toTokenURL)) == http.StatusOK {
+		t.Error("fosite now accepts EdDSA")
+	}
+	if tokenStatus(f.assertion(rsaClient, rsaSigner, func(c map[string]any) {
+		c["aud"] = f.tokenURL
+		c["iat"] = time.Now().Add(5 * time.Second).Unix()
+	})) == http.StatusOK {
+		t.Error("fosite now tolerates clock skew on iat")
+	}
+	// A rejected assertion burns its jti: fosite records it before checking aud.
+	jti := testkeys.NewJTI()
+	tokenStatus(f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["jti"] = jti }))
+	if tokenStatus(f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["jti"] = jti; c["aud"] = f.tokenURL })) == http.StatusOK {
+		t.Error("fosite no longer records the jti of an assertion it rejects for its aud")
+	}
+
+	tok := f.token(t, f.assertion(rsaClient, rsaSigner, toTokenURL))
+	status, body := postForm(f.introspectURL, with(url.Values{"token": {tok}}, f.assertion(rsaClient, rsaSigner, toTokenURL)), "", "")
+	if status == http.StatusOK {
+		t.Errorf("fosite now accepts private_key_jwt at introspection: %v", body)
+	}
+}
+
+// TestRejectedAssertionKeepsJTI: unlike fosite alone, an assertion rejected
+// for its aud does not use up its jti.
+func TestRejectedAssertionKeepsJTI(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	jti := testkeys.NewJTI()
+	status, body := postForm(f.tokenURL, with(grant(), f.assertion(rsaClient, rsaSigner, func(c map[string]any) {
+		c["jti"] = jti
+		c["aud"] = f.tokenURL
+	})), "", "")
+	if got := outcomeOf(status, body); got != invalidClient {
+		t.Fatalf("wrong aud: %v %v", got, body)
+	}
+	f.token(t, f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["jti"] = jti }))
+}
