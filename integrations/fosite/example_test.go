@@ -2,6 +2,7 @@ package pkjwtfosite_test
 
 import (
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,12 +50,12 @@ func Example() {
 	provider := compose.ComposeAllEnabled(config, store, signingKey)
 	auth, err := pkjwtfosite.New(issuer, store, replayStore, nil)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer auth.Close()
 	provider, err = auth.Install(config, provider)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	mux.Handle("/token", tokenEndpoint(provider))
 	mux.Handle("/introspect", introspectionEndpoint(provider))

@@ -3,6 +3,7 @@ package pkjwtzitadel_test
 import (
 	"crypto/sha256"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,9 +24,9 @@ import (
 // grant, introspects it, and cannot use an assertion twice.
 func Example() {
 	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewTLSServer(mux)
 	defer srv.Close()
-	issuer := srv.URL
+	issuer := srv.URL // https: zitadel/oidc wants it without op.WithAllowInsecure
 
 	// The provider's storage, with a client registered for private_key_jwt
 	// and its public key.
@@ -39,19 +40,22 @@ func Example() {
 	}
 	defer replayStore.Close()
 
-	provider, err := op.NewProvider(config, storage, op.StaticIssuer(issuer), op.WithAllowInsecure())
+	provider, err := op.NewProvider(config, storage, op.StaticIssuer(issuer))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, nil)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	server := auth.Server(op.NewLegacyServer(provider, *op.DefaultEndpoints))
 	handler := op.RegisterLegacyServer(server, op.AuthorizeCallbackHandler(provider))
 	mux.Handle("/", handler)
 
-	// The client's side.
+	// The client's side; srv.Client trusts the test server's certificate.
+	postForm := func(u string, form url.Values) (int, map[string]any) {
+		return postFormWith(srv.Client(), u, form)
+	}
 	newAssertion := func() string {
 		return testkeys.Sign("EdDSA", testkeys.Signer(testkeys.Ed25519), map[string]any{"kid": "k1"},
 			testkeys.Claims("client-1", issuer, time.Now()))
@@ -64,14 +68,14 @@ func Example() {
 	tokenURL := op.DefaultEndpoints.Token.Absolute(issuer)
 	introspectURL := op.DefaultEndpoints.Introspection.Absolute(issuer)
 
-	_, tok := postForm(tokenURL, withAssertion(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, newAssertion()), "", "")
+	_, tok := postForm(tokenURL, withAssertion(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, newAssertion()))
 	fmt.Println("token_type:", tok["token_type"], "scope:", tok["scope"])
 
 	used := newAssertion()
-	_, info := postForm(introspectURL, withAssertion(url.Values{"token": {tok["access_token"].(string)}}, used), "", "")
+	_, info := postForm(introspectURL, withAssertion(url.Values{"token": {tok["access_token"].(string)}}, used))
 	fmt.Println("active:", info["active"], "client_id:", info["client_id"])
 
-	status, replayed := postForm(tokenURL, withAssertion(url.Values{"grant_type": {"client_credentials"}}, used), "", "")
+	status, replayed := postForm(tokenURL, withAssertion(url.Values{"grant_type": {"client_credentials"}}, used))
 	fmt.Println(status, replayed["error"])
 	// Output:
 	// token_type: Bearer scope: read

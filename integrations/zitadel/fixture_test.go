@@ -42,9 +42,19 @@ func postForm(u string, form url.Values, user, password string) (int, map[string
 	})
 }
 
+// postFormWith posts form to u with client and returns the status and the
+// decoded JSON body (nil if not JSON).
+func postFormWith(client *http.Client, u string, form url.Values) (int, map[string]any) {
+	return do(client, u, form, nil)
+}
+
 // post posts form to u after edit (if not nil) changed the request, and
 // returns the status and the decoded JSON body (nil if not JSON).
 func post(u string, form url.Values, edit func(*http.Request)) (int, map[string]any) {
+	return do(http.DefaultClient, u, form, edit)
+}
+
+func do(client *http.Client, u string, form url.Values, edit func(*http.Request)) (int, map[string]any) {
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		panic(err)
@@ -53,7 +63,7 @@ func post(u string, form url.Values, edit func(*http.Request)) (int, map[string]
 	if edit != nil {
 		edit(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		panic(err)
 	}
