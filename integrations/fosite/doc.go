@@ -96,5 +96,7 @@
 // does not send an assertion. The RFC 7523 authorization grant
 // (grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, handler/rfc7523) is
 // not client authentication and stays fosite's. client_secret_jwt cannot be
-// offered, because fosite stores client secrets hashed.
+// offered, because fosite stores client secrets hashed. At the pushed
+// authorization endpoint fosite answers every failed client authentication,
+// server errors included, as invalid_client (pushed_authorize_request_handler.go).
 package pkjwtfosite

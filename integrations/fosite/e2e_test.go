@@ -3,6 +3,7 @@ package pkjwtfosite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -538,4 +539,37 @@ func TestRejectedAssertionKeepsJTI(t *testing.T) {
 		t.Fatalf("wrong aud: %v %v", got, body)
 	}
 	f.token(t, f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["jti"] = jti }))
+}
+
+// TestPushedAuthorization pushes an authorization request (RFC 9126) with
+// private_key_jwt: fosite's PAR endpoint goes through the strategy, with the
+// form of body and query, where an assertion is refused.
+func TestPushedAuthorization(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	par := func() url.Values {
+		return url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {"https://client.example/cb"},
+			"scope": {"read"}, "state": {"state-0123456789"}}
+	}
+	status, body := postForm(f.parURL, with(par(), f.assertion(webClient, ecSigner, nil)), "", "")
+	if status != http.StatusCreated || !strings.HasPrefix(fmt.Sprint(body["request_uri"]), "urn:ietf:params:oauth:request_uri:") {
+		t.Fatalf("PAR: %d %v", status, body)
+	}
+
+	a := f.assertion(webClient, ecSigner, nil)
+	status, body = postForm(f.parURL, with(par(), a), "", "")
+	if status != http.StatusCreated {
+		t.Fatalf("PAR: %d %v", status, body)
+	}
+	status, body = postForm(f.parURL, with(par(), a), "", "")
+	if got := outcomeOf(status, body); got != invalidClient {
+		t.Errorf("PAR with a used assertion: %v %v", got, body)
+	}
+
+	q := url.Values{"client_assertion_type": {verify.AssertionType}, "client_assertion": {f.assertion(webClient, ecSigner, nil)}}
+	// fosite turns every client authentication error at PAR into
+	// invalid_client (pushed_authorize_request_handler.go).
+	status, body = postForm(f.parURL+"?"+q.Encode(), par(), "", "")
+	if got := outcomeOf(status, body); got != invalidClient || !strings.Contains(fmt.Sprint(body["error_description"]), "could not be authenticated") {
+		t.Errorf("PAR with the assertion in the query: %v %v", got, body)
+	}
 }

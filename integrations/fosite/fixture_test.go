@@ -30,6 +30,7 @@ const (
 	basicClient  = "basic"    // client_secret_basic
 	badKeyClient = "pk-bad"   // private_key_jwt, a private key in its jwks
 	noKeyClient  = "pk-nokey" // private_key_jwt, neither jwks nor jwks_uri
+	webClient    = "pk-web"   // private_key_jwt, ES256, authorization code flow
 	basicSecret  = "basic-client-secret"
 )
 
@@ -65,6 +66,24 @@ func introspectionEndpoint(p fosite.OAuth2Provider) http.HandlerFunc {
 			return
 		}
 		p.WriteIntrospectionResponse(ctx, w, ir)
+	}
+}
+
+// parEndpoint is a fosite pushed authorization request endpoint.
+func parEndpoint(p fosite.OAuth2Provider) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ar, err := p.NewPushedAuthorizeRequest(ctx, r)
+		if err != nil {
+			p.WritePushedAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		resp, err := p.NewPushedAuthorizeResponse(ctx, ar, new(fosite.DefaultSession))
+		if err != nil {
+			p.WritePushedAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		p.WritePushedAuthorizeResponse(ctx, w, ar, resp)
 	}
 }
 
@@ -119,6 +138,7 @@ type fixture struct {
 	tokenURL      string
 	introspectURL string
 	revokeURL     string
+	parURL        string
 	store         *storage.MemoryStore
 	auth          *pkjwtfosite.Authenticator
 	config        *fosite.Config
@@ -181,6 +201,14 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		}},
 		TokenEndpointAuthMethod: "private_key_jwt",
 	}
+	web := cc(webClient)
+	web.GrantTypes, web.ResponseTypes, web.RedirectURIs = []string{"authorization_code"}, []string{"code"}, []string{"https://client.example/cb"}
+	store.Clients[webClient] = &fosite.DefaultOpenIDConnectClient{
+		DefaultClient:                     web,
+		JSONWebKeys:                       &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: testkeys.Public(testkeys.P256), KeyID: "ec1", Use: "sig"}}},
+		TokenEndpointAuthMethod:           "private_key_jwt",
+		TokenEndpointAuthSigningAlgorithm: "ES256",
+	}
 	store.Clients[noKeyClient] = &fosite.DefaultOpenIDConnectClient{DefaultClient: cc(noKeyClient), TokenEndpointAuthMethod: "private_key_jwt"}
 
 	var cfg pkjwtfosite.Config
@@ -217,12 +245,14 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	mux.Handle("/token", tokenEndpoint(provider))
 	mux.Handle("/introspect", introspectionEndpoint(provider))
 	mux.Handle("/revoke", revocationEndpoint(provider))
+	mux.Handle("/par", parEndpoint(provider))
 
 	return &fixture{
 		issuer:        issuer,
 		tokenURL:      issuer + "/token",
 		introspectURL: issuer + "/introspect",
 		revokeURL:     issuer + "/revoke",
+		parURL:        issuer + "/par",
 		store:         store,
 		auth:          auth,
 		config:        config,

@@ -207,7 +207,7 @@ func (a *Authenticator) fail(ctx context.Context, err error, form url.Values) er
 // errors.As and never exposed as debug text.
 func toFosite(e *verify.Error) *fosite.RFC6749Error {
 	switch {
-	case e.Infrastructure() || e.Code == verify.CodeServerError:
+	case e.Infrastructure():
 		return fosite.ErrServerError.WithHint("Client authentication could not be completed.").WithWrap(e)
 	case e.Code == verify.CodeInvalidRequest:
 		return fosite.ErrInvalidRequest.WithHint(e.Description).WithWrap(e)

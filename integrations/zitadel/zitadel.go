@@ -129,7 +129,7 @@ func (a *Authenticator) fail(ctx context.Context, err error, form url.Values) er
 		e = &verify.Error{Reason: "internal", Code: verify.CodeServerError, Description: "internal error", Err: err}
 	}
 	level := slog.LevelInfo
-	if e.Infrastructure() || e.Code == verify.CodeServerError {
+	if e.Infrastructure() {
 		level = slog.LevelError
 	}
 	if a.logger.Enabled(ctx, level) {
@@ -148,7 +148,7 @@ func (a *Authenticator) fail(ctx context.Context, err error, form url.Values) er
 // does not send.
 func toOIDC(e *verify.Error) error {
 	switch {
-	case e.Infrastructure() || e.Code == verify.CodeServerError:
+	case e.Infrastructure():
 		return oidc.ErrServerError().WithDescription("client authentication could not be completed").WithParent(e)
 	case e.Code == verify.CodeInvalidRequest:
 		return oidc.ErrInvalidRequest().WithDescription("%s", e.Description).WithParent(e)
