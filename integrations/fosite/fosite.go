@@ -163,7 +163,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, form 
 	}
 	switch {
 	case req.OtherAuthentication != "":
-	case r.Header.Get("Authorization") != "":
+	case len(r.Header.Values("Authorization")) > 0:
 		req.OtherAuthentication = "authorization_header"
 	default:
 		req.OtherAuthentication = other

@@ -105,7 +105,7 @@ func (a *Authenticator) authenticate(ctx context.Context, form url.Values, heade
 	if err != nil {
 		return nil, a.fail(ctx, err, form)
 	}
-	if req.OtherAuthentication == "" && header.Get("Authorization") != "" {
+	if req.OtherAuthentication == "" && len(header.Values("Authorization")) > 0 {
 		req.OtherAuthentication = "authorization_header"
 	}
 	var found lookup
