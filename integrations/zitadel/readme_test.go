@@ -7,33 +7,41 @@ import (
 )
 
 // TestREADME checks that the code of this integration's section of
-// ../README.md is the code Example runs, line for line.
+// ../README.md and of the top README is the code Example runs, line for line.
 func TestREADME(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	example, err := os.ReadFile("example_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "\n## zitadel/oidc")
-	if !ok {
-		t.Fatal("README.md has no section ## zitadel/oidc")
-	}
-	_, block, ok := strings.Cut(section, "```go\n")
-	block, _, closed := strings.Cut(block, "```")
-	if !ok || !closed {
-		t.Fatal("the section has no go code block")
-	}
-	want := trimLines(block)
 	lines := trimLines(string(example))
-	for i := range lines {
-		if len(lines)-i >= len(want) && equal(lines[i:i+len(want)], want) {
-			return
+	for _, file := range []string{"../README.md", "../../README.md"} {
+		readme, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, section, ok := strings.Cut(string(readme), "# zitadel/oidc")
+		if !ok {
+			t.Fatalf("%s has no section on zitadel/oidc", file)
+		}
+		_, block, ok := strings.Cut(section, "```go\n")
+		block, _, closed := strings.Cut(block, "```")
+		if !ok || !closed {
+			t.Fatalf("%s: the section has no go code block", file)
+		}
+		if !contains(lines, trimLines(block)) {
+			t.Errorf("example_test.go does not contain the code of %s:\n%s", file, block)
 		}
 	}
-	t.Errorf("example_test.go does not contain the README's code:\n%s", block)
+}
+
+// contains reports whether want appears in lines as a run.
+func contains(lines, want []string) bool {
+	for i := range lines {
+		if len(lines)-i >= len(want) && equal(lines[i:i+len(want)], want) {
+			return true
+		}
+	}
+	return false
 }
 
 // trimLines returns the lines of s without indentation and blank lines.
