@@ -59,9 +59,9 @@ var (
 	baselineBin = flag.String("baseline", "", "baseline binary (go build -o FILE ./cmd/baseline)")
 	redisBin    = flag.String("redis-server", "redis-server", "redis-server binary; empty skips the Redis target")
 	concurrency = flag.Int("c", 32, "concurrent requests (keep-alive connections)")
-	duration    = flag.Duration("d", 8*time.Second, "measured duration of each run")
+	duration    = flag.Duration("d", 6*time.Second, "measured duration of each run")
 	warmup      = flag.Int("warmup", 1000, "unmeasured requests at the start of each run")
-	rounds      = flag.Int("rounds", 3, "rounds; each runs every target once")
+	rounds      = flag.Int("rounds", 5, "rounds; each runs every target once")
 	algsFlag    = flag.String("algs", strings.Join(bench.Algs, ","), "algorithms of the clients, comma-separated")
 	perAlg      = flag.Int("clients", 2, "clients per algorithm")
 	poolSize    = flag.Int("n", 95000, "assertions minted (the most one run can send; pkjwt serve keeps at most 100000 live access tokens)")
@@ -491,10 +491,10 @@ func printSummary(w io.Writer, targets []string, all []result) {
 		}
 		byRound[r.Round][r.Target] = r
 	}
-	fmt.Fprintf(w, "\n| target | req/s vs baseline (same round) | req/s | p50 | p90 | p99 | server CPU µs/req | errors |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n| target | req/s vs baseline (same round) | CPU/req vs baseline (same round) | req/s | p50 | p90 | p99 | server CPU µs/req | errors |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range targets {
-		var rps, ratio, cpu, rcpu []float64
+		var rps, ratio, cpuRatio, cpu, rcpu []float64
 		var p50, p90, p99 []time.Duration
 		errs := 0
 		for _, rr := range byRound {
@@ -509,23 +509,26 @@ func printSummary(w io.Writer, targets []string, all []result) {
 			errs += r.Errors
 			if b, ok := rr["baseline"]; ok {
 				ratio = append(ratio, r.RPS/b.RPS)
+				cpuRatio = append(cpuRatio, (r.ServerCPUPerReq+r.RedisCPUPerReq)/b.ServerCPUPerReq)
 			}
 		}
 		if len(rps) == 0 {
 			continue
 		}
-		ratioCell := "-"
+		ratioCell, cpuRatioCell := "-", "-"
 		if len(ratio) > 0 {
-			ratioCell = fmt.Sprintf("%.2fx (%s)", median(ratio), spread(ratio))
+			ratioCell = fmt.Sprintf("**%.2fx** (%s)", median(ratio), spread(ratio))
+			cpuRatioCell = fmt.Sprintf("%.2fx (%s)", median(cpuRatio), spread(cpuRatio))
 		}
 		cpuCell := fmt.Sprintf("%.0f", median(cpu))
 		if t == "pkjwt-redis" {
 			cpuCell += fmt.Sprintf(" + redis %.0f", median(rcpu))
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d |\n", t, ratioCell, median(rps),
+		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %d |\n", t, ratioCell, cpuRatioCell, median(rps),
 			fmtDur(medianDur(p50)), fmtDur(medianDur(p90)), fmtDur(medianDur(p99)), cpuCell, errs)
 	}
 	fmt.Fprintf(w, "\nMedians of %d rounds; ratios are per round, then the median (min-max in brackets).\n", len(byRound))
+	fmt.Fprintf(w, "CPU/req counts the server's user+system CPU per successful request (plus redis-server's for pkjwt-redis).\n")
 }
 
 func median(v []float64) float64 {
