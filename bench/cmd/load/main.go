@@ -8,6 +8,7 @@
 //	baseline      bench/cmd/baseline: ParseForm + golang-jwt Parse, no other check
 //	pkjwt-memory  pkjwt serve, jti claims in process memory
 //	pkjwt-redis   pkjwt serve, jti claims in a redis-server it starts on a free port
+//	variant-*     the same with the -variant binary (a proposed change, say)
 //
 // Every run starts a fresh server process (a fresh memory store; Redis is
 // flushed), sends -warmup requests, then drives POST /token with -c
@@ -56,6 +57,7 @@ import (
 
 var (
 	pkjwtBin    = flag.String("pkjwt", "", "pkjwt binary (go build -o FILE ./cmd/pkjwt in the parent module)")
+	variantBin  = flag.String("variant", "", "another pkjwt binary, such as one built with a proposed change, for targets variant-memory and variant-redis")
 	baselineBin = flag.String("baseline", "", "baseline binary (go build -o FILE ./cmd/baseline)")
 	redisBin    = flag.String("redis-server", "redis-server", "redis-server binary; empty skips the Redis target")
 	concurrency = flag.Int("c", 32, "concurrent requests (keep-alive connections)")
@@ -91,12 +93,16 @@ func main() {
 			if *pkjwtBin == "" {
 				log.Fatalf("-pkjwt is required for target %s", t)
 			}
+		case "variant-memory", "variant-redis":
+			if *variantBin == "" {
+				log.Fatalf("-variant is required for target %s", t)
+			}
 		default:
 			log.Fatalf("unknown target %q", t)
 		}
 	}
 	if *redisBin == "" {
-		targets = slices.DeleteFunc(targets, func(t string) bool { return t == "pkjwt-redis" })
+		targets = slices.DeleteFunc(targets, func(t string) bool { return strings.HasSuffix(t, "-redis") })
 	}
 
 	clients := bench.Clients(strings.Split(*algsFlag, ","), *perAlg)
@@ -107,7 +113,7 @@ func main() {
 	defer os.RemoveAll(dir)
 
 	var rds *redisServer
-	if slices.Contains(targets, "pkjwt-redis") {
+	if slices.ContainsFunc(targets, func(t string) bool { return strings.HasSuffix(t, "-redis") }) {
 		rds, err = startRedis(*redisBin, dir)
 		if err != nil {
 			log.Fatal(err)
@@ -150,6 +156,13 @@ func main() {
 					log.Fatal(err)
 				}
 				cmd = []string{*pkjwtBin, "serve", "-config", redisCfg}
+			case "variant-memory":
+				cmd = []string{*variantBin, "serve", "-config", memCfg}
+			case "variant-redis":
+				if err := rds.flush(); err != nil {
+					log.Fatal(err)
+				}
+				cmd = []string{*variantBin, "serve", "-config", redisCfg}
 			}
 			r, err := run(t, cmd, p, rds)
 			if err != nil {
@@ -171,7 +184,7 @@ func main() {
 }
 
 func redisNote(r result) string {
-	if r.Target != "pkjwt-redis" {
+	if !strings.HasSuffix(r.Target, "-redis") {
 		return ""
 	}
 	return fmt.Sprintf(" + redis %4.1f", r.RedisCPUPerReq)
@@ -366,7 +379,7 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 		return res, err
 	}
 	var rcpu0 time.Duration
-	if target == "pkjwt-redis" {
+	if strings.HasSuffix(target, "-redis") {
 		if rcpu0, err = procCPU(rds.cmd.Process.Pid); err != nil {
 			return res, err
 		}
@@ -411,7 +424,7 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 	res.RPS = float64(len(all)) / elapsed.Seconds()
 	res.P50, res.P90, res.P99, res.Max = pct(all, 0.50), pct(all, 0.90), pct(all, 0.99), all[len(all)-1]
 	res.ServerCPUPerReq = float64((cpu1 - cpu0).Microseconds()) / float64(len(all))
-	if target == "pkjwt-redis" {
+	if strings.HasSuffix(target, "-redis") {
 		rcpu1, err := procCPU(rds.cmd.Process.Pid)
 		if err != nil {
 			return res, err
@@ -521,7 +534,7 @@ func printSummary(w io.Writer, targets []string, all []result) {
 			cpuRatioCell = fmt.Sprintf("%.2fx (%s)", median(cpuRatio), spread(cpuRatio))
 		}
 		cpuCell := fmt.Sprintf("%.0f", median(cpu))
-		if t == "pkjwt-redis" {
+		if strings.HasSuffix(t, "-redis") {
 			cpuCell += fmt.Sprintf(" + redis %.0f", median(rcpu))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %d |\n", t, ratioCell, cpuRatioCell, median(rps),
