@@ -5,9 +5,10 @@
 // once per alg and round, so that the implementations of one alg are
 // measured within seconds of each other). A run starts at its "goos:"
 // line. For each run and alg, benchtab divides each implementation's
-// ns/op by the floor's (the bare signature check) and by pkjwt's from the
-// same run; it prints the median of those same-run ratios (with their
-// range), then the medians of ns/op, B/op and allocs/op over the runs.
+// cpu-ns/op (CPU time per authentication) and ns/op (wall time) by the
+// floor's (the bare signature check) and by pkjwt's from the same run; it
+// prints the median of those same-run ratios (with their range), then the
+// medians of each metric over the runs.
 package main
 
 import (
@@ -21,17 +22,19 @@ import (
 	"strings"
 )
 
-// BenchmarkClientAuth/RS256/pkjwt-2   2000   42627 ns/op   4131 B/op   50 allocs/op
-var line = regexp.MustCompile(`^BenchmarkClientAuth/([^/\s]+)/([^\s]+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
+// BenchmarkClientAuth/RS256/pkjwt-2   2000   42627 ns/op   43000 cpu-ns/op   4131 B/op   50 allocs/op
+var (
+	line   = regexp.MustCompile(`^BenchmarkClientAuth/([^/\s]+)/(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+	metric = regexp.MustCompile(`([\d.]+) (\S+)`)
+)
 
-type samples struct {
-	ns, bytes, allocs []float64
-	run               []int // the run of each ns sample
-}
+// samples are the values of one sub-benchmark: per metric unit, one value
+// per run in which it appeared (the first, if it appeared more than once).
+type samples map[string]map[int]float64
 
 func main() {
 	log.SetFlags(0)
-	data := map[string]map[string]*samples{}
+	data := map[string]map[string]samples{}
 	var algs, impls []string
 	run := 0
 	sc := bufio.NewScanner(os.Stdin)
@@ -45,7 +48,7 @@ func main() {
 		}
 		alg, impl := m[1], m[2]
 		if data[alg] == nil {
-			data[alg] = map[string]*samples{}
+			data[alg] = map[string]samples{}
 			algs = append(algs, alg)
 		}
 		if !slices.Contains(impls, impl) {
@@ -53,40 +56,99 @@ func main() {
 		}
 		s := data[alg][impl]
 		if s == nil {
-			s = &samples{}
+			s = samples{}
 			data[alg][impl] = s
 		}
-		s.ns = append(s.ns, num(m[3]))
-		s.run = append(s.run, run)
-		if m[4] != "" {
-			s.bytes = append(s.bytes, num(m[4]))
-			s.allocs = append(s.allocs, num(m[5]))
+		for _, mm := range metric.FindAllStringSubmatch(m[3], -1) {
+			unit := mm[2]
+			if s[unit] == nil {
+				s[unit] = map[int]float64{}
+			}
+			if _, dup := s[unit][run]; !dup {
+				s[unit][run] = num(mm[1])
+			}
 		}
 	}
 	if len(algs) == 0 {
 		log.Fatal("no BenchmarkClientAuth lines on stdin")
 	}
 
-	fmt.Printf("Time per authentication as a multiple of the floor, the bare signature check\n")
+	fmt.Printf("CPU time per authentication as a multiple of the floor, the bare signature check\n")
 	fmt.Printf("(median of the same-run ratios, range in brackets; lower is better):\n\n")
-	ratioTable(data, algs, impls, "floor")
-	fmt.Printf("\nTime per authentication as a multiple of pkjwt's (same-run ratios):\n\n")
-	ratioTable(data, algs, impls, "pkjwt")
+	ratioTable(data, algs, impls, "floor", "cpu-ns/op")
+	fmt.Printf("\nCPU time per authentication as a multiple of pkjwt's (same-run ratios):\n\n")
+	ratioTable(data, algs, impls, "pkjwt", "cpu-ns/op")
+	fmt.Printf("\nWall time (ns/op) as a multiple of the floor (same-run ratios):\n\n")
+	ratioTable(data, algs, impls, "floor", "ns/op")
+	fmt.Printf("\nWall time (ns/op) as a multiple of pkjwt's (same-run ratios):\n\n")
+	ratioTable(data, algs, impls, "pkjwt", "ns/op")
 
-	// Table 3: the medians themselves.
-	fmt.Printf("\nMedians over the runs (n runs): µs/op with its range, B/op, allocs/op:\n\n")
-	fmt.Printf("| alg | impl | µs/op | min-max | B/op | allocs/op | n |\n|---|---|---:|---|---:|---:|---:|\n")
+	fmt.Printf("\nMedians over the runs (n runs), with the range of CPU µs/op:\n\n")
+	fmt.Printf("| alg | impl | CPU µs/op | range | wall µs/op | B/op | allocs/op | n |\n|---|---|---:|---|---:|---:|---:|---:|\n")
 	for _, alg := range algs {
 		for _, impl := range impls {
 			s := data[alg][impl]
 			if s == nil {
-				fmt.Printf("| %s | %s | — | | | | 0 |\n", alg, impl)
+				fmt.Printf("| %s | %s | — | | | | | 0 |\n", alg, impl)
 				continue
 			}
-			fmt.Printf("| %s | %s | %.1f | %.1f-%.1f | %.0f | %.0f | %d |\n", alg, impl,
-				med(s, "ns")/1000, slices.Min(s.ns)/1000, slices.Max(s.ns)/1000, med(s, "bytes"), med(s, "allocs"), len(s.ns))
+			cpu := values(s["cpu-ns/op"])
+			rng := ""
+			if len(cpu) > 0 {
+				rng = fmt.Sprintf("%.1f-%.1f", slices.Min(cpu)/1000, slices.Max(cpu)/1000)
+			}
+			fmt.Printf("| %s | %s | %.1f | %s | %.1f | %.0f | %.0f | %d |\n", alg, impl,
+				median(cpu)/1000, rng, median(values(s["ns/op"]))/1000, median(values(s["B/op"])), median(values(s["allocs/op"])), len(s["ns/op"]))
 		}
 	}
+}
+
+// ratioTable prints, per alg, each implementation's median same-run ratio
+// of unit to ref's.
+func ratioTable(data map[string]map[string]samples, algs, impls []string, ref, unit string) {
+	fmt.Printf("| alg | %s |\n|---|%s\n", strings.Join(impls, " | "), strings.Repeat("---:|", len(impls)))
+	for _, alg := range algs {
+		fmt.Printf("| %s |", alg)
+		for _, impl := range impls {
+			r := ratios(data[alg][impl], data[alg][ref], unit)
+			switch {
+			case len(r) == 0:
+				fmt.Printf(" — |")
+			case impl == ref:
+				fmt.Printf(" 1 |")
+			default:
+				fmt.Printf(" **%.2fx** (%.2f-%.2f) |", median(r), slices.Min(r), slices.Max(r))
+			}
+		}
+		fmt.Println()
+	}
+}
+
+// ratios returns s/ref of unit for each run that has both.
+func ratios(s, ref samples, unit string) []float64 {
+	if s == nil || ref == nil {
+		return nil
+	}
+	var out []float64
+	runs := make([]int, 0, len(s[unit]))
+	for r := range s[unit] {
+		runs = append(runs, r)
+	}
+	slices.Sort(runs)
+	for _, r := range runs {
+		if d, ok := ref[unit][r]; ok && d > 0 {
+			out = append(out, s[unit][r]/d)
+		}
+	}
+	return out
+}
+
+func values(m map[int]float64) []float64 {
+	v := make([]float64, 0, len(m))
+	for _, x := range m {
+		v = append(v, x)
+	}
+	return v
 }
 
 func num(s string) float64 {
@@ -97,71 +159,10 @@ func num(s string) float64 {
 	return f
 }
 
-func med(s *samples, what string) float64 {
-	if s == nil {
-		return 0
-	}
-	var v []float64
-	switch what {
-	case "ns":
-		v = s.ns
-	case "bytes":
-		v = s.bytes
-	case "allocs":
-		v = s.allocs
-	}
+func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
-	return median(v)
-}
-
-// ratioTable prints, per alg, each implementation's median same-run ratio
-// of ns/op to ref's.
-func ratioTable(data map[string]map[string]*samples, algs, impls []string, ref string) {
-	fmt.Printf("| alg | %s |\n|---|%s\n", strings.Join(impls, " | "), strings.Repeat("---:|", len(impls)))
-	for _, alg := range algs {
-		fmt.Printf("| %s |", alg)
-		for _, impl := range impls {
-			r := ratios(data[alg][impl], data[alg][ref])
-			if len(r) == 0 {
-				fmt.Printf(" — |")
-				continue
-			}
-			if impl == ref {
-				fmt.Printf(" 1 |")
-				continue
-			}
-			fmt.Printf(" **%.2fx** (%.2f-%.2f) |", median(r), slices.Min(r), slices.Max(r))
-		}
-		fmt.Println()
-	}
-}
-
-// ratios returns s/ref for each run that has both (the first sample of
-// each in that run).
-func ratios(s, ref *samples) []float64 {
-	if s == nil || ref == nil {
-		return nil
-	}
-	refByRun := map[int]float64{}
-	for i, r := range ref.run {
-		if _, ok := refByRun[r]; !ok {
-			refByRun[r] = ref.ns[i]
-		}
-	}
-	var out []float64
-	seen := map[int]bool{}
-	for i, r := range s.run {
-		if d, ok := refByRun[r]; ok && !seen[r] {
-			out = append(out, s.ns[i]/d)
-			seen[r] = true
-		}
-	}
-	return out
-}
-
-func median(v []float64) float64 {
 	v = slices.Clone(v)
 	slices.Sort(v)
 	n := len(v)
