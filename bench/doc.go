@@ -11,9 +11,14 @@
 //     the standard library alone;
 //   - TestCheckMatrix records which checks each implementation makes, so
 //     that the figures are read next to what each one does for them;
+//   - BenchmarkVerifyStore isolates the replay store's share (memory or a
+//     local redis-server);
 //   - cmd/load drives the reference server (pkjwt serve) and a signature-only
-//     baseline server (cmd/baseline) on loopback and reports requests/s and
-//     latency percentiles.
+//     baseline server (cmd/baseline) on loopback and reports requests/s,
+//     latency percentiles and CPU time per request;
+//   - run-micro.sh interleaves the benchmarks on a shared machine and
+//     cmd/benchtab turns their output into same-run ratios;
+//   - proposals/ holds measured changes to the main module, as patches.
 //
 // See BENCHMARKS.md at the repository root for the method and the figures.
 package bench

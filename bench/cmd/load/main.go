@@ -18,8 +18,8 @@
 // read from /proc. Every answer must be 200; anything else is counted
 // and the first one printed.
 //
-//	go build -o /tmp/pkjwt ../cmd/pkjwt          (in the parent module)
-//	go build -o /tmp/baseline ./cmd/baseline     (in bench)
+//	(cd .. && go build -o /tmp/pkjwt ./cmd/pkjwt)  (from bench: the parent module)
+//	go build -o /tmp/baseline ./cmd/baseline       (in bench)
 //	go run ./cmd/load -pkjwt /tmp/pkjwt -baseline /tmp/baseline
 //
 // Only loopback addresses are used, and every run ends after -d.
