@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pkjwt/pkjwt/replay"
 )
 
@@ -45,10 +43,10 @@ func checkSyntax(s string, maxLen int) error {
 	}
 	dots := 0
 	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b == '.':
+		switch base64URL[s[i]] {
+		case 1:
+		case 2:
 			dots++
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_':
 		default:
 			return newError(ErrMalformed, fmt.Errorf("byte %d is not base64url", i))
 		}
@@ -59,40 +57,30 @@ func checkSyntax(s string, maxLen int) error {
 	return nil
 }
 
-// parseError turns an error of jwt.Parser into an *Error.
-func parseError(err error, tok *jwt.Token) error {
-	var e *Error
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return newError(ErrMalformed, err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return newError(ErrSignature, err)
-	case tok != nil && tok.Method == nil:
-		// The parser knows no signing method by that alg: unknown
-		// (including every casing of "none" but the exact one) or absent.
-		return newError(ErrAlgorithm, errors.New("unknown or missing alg"))
+// base64URL classifies bytes for checkSyntax: 1 for the base64url
+// alphabet, 2 for '.', 0 for anything else.
+var base64URL = func() (t [256]byte) {
+	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[b] = 1
 	}
-	return newError(ErrMalformed, err)
-}
+	t['.'] = 2
+	return t
+}()
 
 // checkHeader applies RULES 4 (crit) and 9 (typ).
-func (v *Verifier) checkHeader(h map[string]any) error {
-	if _, ok := h["crit"]; ok {
+func (v *Verifier) checkHeader(h *header) error {
+	if h.crit {
 		// No extension is understood, so any crit entry is unknown
 		// (RFC 7515 §4.1.11).
 		return newError(ErrCritical, nil)
 	}
-	typ, ok := h["typ"]
-	if !ok {
+	if !h.typ.set {
 		if v.cfg.RequireType {
 			return newError(ErrType, errors.New("typ required"))
 		}
 		return nil
 	}
-	s, _ := typ.(string)
-	s = strings.TrimPrefix(strings.ToLower(s), "application/")
+	s := strings.TrimPrefix(strings.ToLower(h.typ.v), "application/")
 	if s != "jwt" && s != "client-authentication+jwt" {
 		return newError(ErrType, nil)
 	}
@@ -170,10 +158,9 @@ func (v *Verifier) checkAlg(client *Client, alg string) error {
 
 // key applies RULES 7, 8 and 16: it returns the kid and the key of client
 // that must verify the signature of t, whose alg passed checkAlg.
-func (v *Verifier) key(ctx context.Context, client *Client, t *jwt.Token) (string, any, error) {
-	alg := t.Method.Alg()
-	kid, ok := t.Header["kid"].(string)
-	if !ok && t.Header["kid"] != nil {
+func (v *Verifier) key(ctx context.Context, client *Client, alg string, h *header) (string, any, error) {
+	kid := h.kid.v
+	if h.kid.set && !h.kid.ok {
 		return "", nil, newError(ErrMalformed, errors.New("kid is not a string"))
 	}
 	if client.method() == MethodClientSecretJWT {

@@ -3,7 +3,7 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -40,25 +40,8 @@ type audience struct {
 // UnmarshalJSON walks the members of the claims object once, without
 // building a map: only the registered claims above are decoded.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	if !json.Valid(b) {
-		return errors.New("claims are not valid JSON")
-	}
-	i := skipSpace(b, 0)
-	if b[i] != '{' {
-		return errors.New("claims are not a JSON object")
-	}
-	// b is valid JSON, so the walk needs no error handling of its own.
-	i = skipSpace(b, i+1)
-	for b[i] != '}' {
-		keyEnd := endOfString(b, i)
-		key := b[i:keyEnd]
-		i = skipSpace(b, skipSpace(b, keyEnd)+1) // past the colon
-		valueEnd := endOfValue(b, i)
-		c.member(key, b[i:valueEnd])
-		i = skipSpace(b, valueEnd)
-		if b[i] == ',' {
-			i = skipSpace(b, i+1)
-		}
+	if err := walkObject(b, c.member); err != nil {
+		return fmt.Errorf("claims are %v", err)
 	}
 	return nil
 }
@@ -67,15 +50,7 @@ func (c *claims) UnmarshalJSON(b []byte) error {
 // Names are compared exactly, after unescaping; a later duplicate wins, as
 // in encoding/json (RFC 7519 §4).
 func (c *claims) member(key, raw []byte) {
-	name := key[1 : len(key)-1]
-	if bytes.IndexByte(name, '\\') >= 0 {
-		var s string
-		if json.Unmarshal(key, &s) != nil {
-			return
-		}
-		name = []byte(s)
-	}
-	switch string(name) {
+	switch string(memberName(key)) {
 	case "iss":
 		c.iss.decode(raw)
 	case "sub":

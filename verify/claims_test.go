@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -104,6 +105,52 @@ func FuzzClaimsDecode(f *testing.F) {
 		}
 		if gotOK && !equalClaims(got, want) {
 			t.Fatalf("got %+v\nwant %+v", got, want)
+		}
+	})
+}
+
+// FuzzHeaderDecode checks the header walk against encoding/json's decoding
+// into a map, which is what golang-jwt's parser did before.
+func FuzzHeaderDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"alg":"RS256","kid":"k1","typ":"JWT"}`,
+		`{"alg":"none","crit":["b64"],"b64":false}`,
+		`{"alg":1,"kid":null,"typ":null,"crit":null}`,
+		`{"ALG":"RS256","alg":"ES256","alg":"EdDSA","k\u0069d":"x"}`,
+		`{"jwk":{"kty":"RSA","alg":"HS256"},"x5c":["a"]}`, `[]`, `{`, `{"kid":[1]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h header
+		err := walkObject(b, h.member)
+		var m map[string]any
+		refErr := json.Unmarshal(b, &m)
+		if refErr == nil && m == nil {
+			refErr = errors.New("null")
+		}
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("walk error %v, reference %v", err, refErr)
+		}
+		if err != nil {
+			return
+		}
+		alg, algOK := m["alg"].(string)
+		kid, kidOK := m["kid"].(string)
+		typ, typSet := m["typ"]
+		typStr, _ := typ.(string)
+		_, crit := m["crit"]
+		switch {
+		case h.alg.ok != algOK || h.alg.ok && h.alg.v != alg:
+			t.Fatalf("alg %+v, reference %q %v", h.alg, alg, algOK)
+		case h.kid.ok != kidOK || h.kid.ok && h.kid.v != kid:
+			t.Fatalf("kid %+v, reference %q %v", h.kid, kid, kidOK)
+		case h.kid.set && !h.kid.ok && m["kid"] == nil:
+			t.Fatalf("kid null is not absent: %+v", h.kid)
+		case h.typ.set != typSet || h.typ.v != typStr:
+			t.Fatalf("typ %+v, reference %v", h.typ, typ)
+		case h.crit != crit:
+			t.Fatalf("crit %v, reference %v", h.crit, crit)
 		}
 	})
 }

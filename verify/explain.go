@@ -3,7 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -51,22 +51,26 @@ func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
 	}
 
 	// syntax: the character set and segment count, then decoding.
-	var c claims
+	var t jws
 	err := checkSyntax(req.Assertion, v.cfg.MaxAssertionLength)
-	var tok *jwt.Token
 	if err == nil {
-		tok, _, err = v.parser.ParseUnverified(req.Assertion, &c)
+		if perr := t.parse(req.Assertion); perr != nil {
+			err = newError(ErrMalformed, perr)
+		}
 	}
-	var algErr error
-	if err != nil && (tok == nil || errors.Is(err, jwt.ErrTokenMalformed)) {
-		set(1, parseError(err, tok))
+	if err != nil {
+		set(1, err)
 		return steps
-	} else if err != nil {
-		algErr = parseError(err, tok) // no signing method by that alg
+	}
+	c := t.claims
+	method := t.method()
+	var algErr error
+	if method == nil {
+		algErr = newError(ErrAlgorithm, errors.New("unknown or missing alg"))
 	}
 	set(1, nil)
 
-	set(2, v.checkHeader(tok.Header))
+	set(2, v.checkHeader(&t.header))
 	set(3, checkIssuer(&c))
 	set(4, checkSubject(&c))
 	set(5, checkClientID(req, &c))
@@ -82,12 +86,11 @@ func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
 	switch {
 	case algErr != nil:
 		set(7, algErr)
-	case client != nil && set(7, v.checkAlg(client, tok.Method.Alg())):
-		_, key, err := v.key(ctx, client, tok)
+	case client != nil && set(7, v.checkAlg(client, method.Alg())):
+		_, key, err := v.key(ctx, client, method.Alg(), &t.header)
 		if set(8, err) {
-			signing := req.Assertion[:strings.LastIndexByte(req.Assertion, '.')]
-			if err := tok.Method.Verify(signing, tok.Signature, key); err != nil {
-				set(9, newError(ErrSignature, err))
+			if err := method.Verify(t.signing, t.sig, key); err != nil {
+				set(9, newError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)))
 			} else {
 				set(9, nil)
 			}

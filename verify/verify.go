@@ -101,7 +101,6 @@ type Verifier struct {
 	clients Clients
 	store   replay.Store
 	cfg     Config
-	parser  *jwt.Parser
 }
 
 // New returns a Verifier for the authorization server whose issuer
@@ -128,7 +127,6 @@ func New(issuer string, clients Clients, store replay.Store, cfg *Config) (*Veri
 		clients: clients,
 		store:   store,
 		cfg:     c,
-		parser:  jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
 	}, nil
 }
 
@@ -173,53 +171,49 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	if err := checkSyntax(req.Assertion, v.cfg.MaxAssertionLength); err != nil {
 		return nil, err
 	}
-	var (
-		c      claims
-		client *Client
-		kid    string
-	)
-	tok, err := v.parser.ParseWithClaims(req.Assertion, &c, func(t *jwt.Token) (any, error) {
-		if err := v.checkHeader(t.Header); err != nil {
-			return nil, err
-		}
-		if err := checkIdentity(req, &c); err != nil {
-			return nil, err
-		}
-		cl, err := v.client(ctx, c.iss.v)
-		if err != nil {
-			return nil, err
-		}
-		if err := v.checkAlg(cl, t.Method.Alg()); err != nil {
-			return nil, err
-		}
-		k, key, err := v.key(ctx, cl, t)
-		client, kid = cl, k
-		return key, err
-	})
-	if err != nil {
-		if client == nil && tok != nil && tok.Method == nil && tok.Header != nil && !errors.Is(err, jwt.ErrTokenMalformed) {
-			// The parser stopped at an unknown alg, before the checks that
-			// come first in keyFunc: run those that need no lookup.
-			if err := v.checkHeader(tok.Header); err != nil {
-				return nil, err
-			}
-			if err := checkIdentity(req, &c); err != nil {
-				return nil, err
-			}
-		}
-		return nil, parseError(err, tok)
+	var t jws
+	if err := t.parse(req.Assertion); err != nil {
+		return nil, newError(ErrMalformed, err)
 	}
-	if err := v.checkClaims(&c); err != nil {
+	c := &t.claims
+	if err := v.checkHeader(&t.header); err != nil {
 		return nil, err
 	}
-	if err := v.claim(ctx, &c); err != nil {
+	if err := checkIdentity(req, c); err != nil {
+		return nil, err
+	}
+	method := t.method()
+	if method == nil {
+		// No signing method by that alg: unknown (including every casing
+		// of "none" but the exact one) or absent.
+		return nil, newError(ErrAlgorithm, errors.New("unknown or missing alg"))
+	}
+	alg := method.Alg()
+	client, err := v.client(ctx, c.iss.v)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkAlg(client, alg); err != nil {
+		return nil, err
+	}
+	kid, key, err := v.key(ctx, client, alg, &t.header)
+	if err != nil {
+		return nil, err
+	}
+	if err := method.Verify(t.signing, t.sig, key); err != nil {
+		return nil, newError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+	}
+	if err := v.checkClaims(c); err != nil {
+		return nil, err
+	}
+	if err := v.claim(ctx, c); err != nil {
 		return nil, err
 	}
 	res := &Result{
 		ClientID:  c.iss.v,
 		Method:    client.method(),
 		KeyID:     kid,
-		Algorithm: tok.Method.Alg(),
+		Algorithm: alg,
 		JTI:       c.jti.v,
 		ExpiresAt: c.exp.t,
 		payload:   req.Assertion[strings.IndexByte(req.Assertion, '.')+1 : strings.LastIndexByte(req.Assertion, '.')],
