@@ -2,13 +2,10 @@ package pkjwtfosite
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
-	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
 	"github.com/pkjwt/pkjwt/jwksfetch"
@@ -26,7 +23,7 @@ type lookup struct{ client fosite.Client }
 type clientStore struct {
 	manager    fosite.ClientManager
 	registry   *jwksfetch.Registry
-	inline     *inlineCache
+	inline     *jwksfetch.InlineCache
 	isNotFound func(error) bool
 }
 
@@ -61,7 +58,11 @@ func (s *clientStore) Client(ctx context.Context, id string) (*verify.Client, er
 // (as fosite's findClientPublicJWK decides), else its jwks_uri.
 func (s *clientStore) keys(c fosite.OpenIDConnectClient) verify.KeySource {
 	if set := c.GetJSONWebKeys(); set != nil {
-		return s.inline.get(set)
+		doc, err := json.Marshal(set)
+		if err != nil {
+			return failing{fmt.Errorf("%w: registered jwks: %w", verify.ErrKeyNotFound, err)}
+		}
+		return s.inline.Source(doc)
 	}
 	uri := c.GetJSONWebKeysURI()
 	if uri == "" {
@@ -84,52 +85,4 @@ type failing struct{ err error }
 
 func (f failing) Key(context.Context, string, string) (verify.Key, error) {
 	return verify.Key{}, f.err
-}
-
-// maxInline bounds the inline key sets kept; when full, the cache starts
-// over.
-const maxInline = 1024
-
-// inlineCache keeps the key sources built from registered jwks, keyed by a
-// hash of the JWK Set's JSON, so that a client's keys are checked once and
-// not on every request. Storage that rebuilds its clients on every GetClient
-// (a database) still pays for the JSON encoding only.
-type inlineCache struct {
-	cfg jwksfetch.InlineConfig
-
-	mu   sync.Mutex
-	sets map[[sha256.Size]byte]verify.KeySource
-}
-
-func newInlineCache(cfg jwksfetch.InlineConfig) *inlineCache {
-	return &inlineCache{cfg: cfg, sets: make(map[[sha256.Size]byte]verify.KeySource)}
-}
-
-// get returns the key source for set. A set that jwksfetch.NewInline refuses
-// (private or symmetric keys, unusable keys) yields a source that fails with
-// verify.ErrKeyNotFound and the reason.
-func (c *inlineCache) get(set *jose.JSONWebKeySet) verify.KeySource {
-	doc, err := json.Marshal(set)
-	if err != nil {
-		return failing{fmt.Errorf("%w: registered jwks: %w", verify.ErrKeyNotFound, err)}
-	}
-	sum := sha256.Sum256(doc)
-	c.mu.Lock()
-	src, ok := c.sets[sum]
-	c.mu.Unlock()
-	if ok {
-		return src
-	}
-	if ks, err := jwksfetch.NewInline(doc, c.cfg); err != nil {
-		src = failing{fmt.Errorf("%w: registered jwks: %w", verify.ErrKeyNotFound, err)}
-	} else {
-		src = ks
-	}
-	c.mu.Lock()
-	if len(c.sets) >= maxInline {
-		clear(c.sets)
-	}
-	c.sets[sum] = src
-	c.mu.Unlock()
-	return src
 }

@@ -84,7 +84,7 @@ func New(issuer string, clients fosite.ClientManager, store replay.Store, cfg *C
 	if err != nil {
 		return nil, fmt.Errorf("pkjwtfosite: %w", err)
 	}
-	cl := &clientStore{manager: clients, registry: registry, inline: newInlineCache(c.Inline), isNotFound: c.IsNotFound}
+	cl := &clientStore{manager: clients, registry: registry, inline: jwksfetch.NewInlineCache(c.Inline), isNotFound: c.IsNotFound}
 	v, err := verify.New(issuer, cl, store, c.Verify)
 	if err != nil {
 		registry.Close()

@@ -2,11 +2,9 @@ package pkjwtzitadel
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -27,7 +25,7 @@ type lookup struct{ client op.Client }
 type clientStore struct {
 	storage op.Storage
 	keys    func(context.Context, op.Client) (verify.KeySource, error)
-	inline  *inlineCache
+	inline  *jwksfetch.InlineCache
 }
 
 var _ verify.Clients = (*clientStore)(nil)
@@ -79,7 +77,7 @@ func serverFault(err error) bool {
 type storageKeys struct {
 	storage  op.Storage
 	clientID string
-	inline   *inlineCache
+	inline   *jwksfetch.InlineCache
 }
 
 // Key implements verify.KeySource. The JWK the storage returns for kid must
@@ -102,7 +100,7 @@ func (k *storageKeys) Key(ctx context.Context, kid, alg string) (verify.Key, err
 	if err != nil {
 		return verify.Key{}, fmt.Errorf("%w: the registered key: %w", verify.ErrKeyNotFound, err)
 	}
-	return k.inline.get(doc).Key(ctx, kid, alg)
+	return k.inline.Source(doc).Key(ctx, kid, alg)
 }
 
 // failing is a KeySource that always fails with err.
@@ -110,44 +108,4 @@ type failing struct{ err error }
 
 func (f failing) Key(context.Context, string, string) (verify.Key, error) {
 	return verify.Key{}, f.err
-}
-
-// maxInline bounds the key sets kept; when full, the cache starts over.
-const maxInline = 1024
-
-// inlineCache keeps the key sources built from JWK Set documents, keyed by a
-// hash of the document, so that a registered key is checked once and not on
-// every request.
-type inlineCache struct {
-	mu   sync.Mutex
-	sets map[[sha256.Size]byte]verify.KeySource
-}
-
-func newInlineCache() *inlineCache {
-	return &inlineCache{sets: make(map[[sha256.Size]byte]verify.KeySource)}
-}
-
-// get returns the key source for doc. A document jwksfetch.NewInline refuses
-// (private or symmetric keys, unusable keys) yields a source that fails with
-// verify.ErrKeyNotFound and the reason.
-func (c *inlineCache) get(doc []byte) verify.KeySource {
-	sum := sha256.Sum256(doc)
-	c.mu.Lock()
-	src, ok := c.sets[sum]
-	c.mu.Unlock()
-	if ok {
-		return src
-	}
-	if ks, err := jwksfetch.NewInline(doc, jwksfetch.InlineConfig{}); err != nil {
-		src = failing{fmt.Errorf("%w: the registered key: %w", verify.ErrKeyNotFound, err)}
-	} else {
-		src = ks
-	}
-	c.mu.Lock()
-	if len(c.sets) >= maxInline {
-		clear(c.sets)
-	}
-	c.sets[sum] = src
-	c.mu.Unlock()
-	return src
 }

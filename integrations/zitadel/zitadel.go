@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/middleware"
 	"github.com/pkjwt/pkjwt/replay"
 	"github.com/pkjwt/pkjwt/verify"
@@ -69,7 +70,7 @@ func New(issuer string, storage op.Storage, store replay.Store, cfg *Config) (*A
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	v, err := verify.New(issuer, &clientStore{storage: storage, keys: c.Keys, inline: newInlineCache()}, store, c.Verify)
+	v, err := verify.New(issuer, &clientStore{storage: storage, keys: c.Keys, inline: jwksfetch.NewInlineCache(jwksfetch.InlineConfig{})}, store, c.Verify)
 	if err != nil {
 		return nil, fmt.Errorf("pkjwtzitadel: %w", err)
 	}
