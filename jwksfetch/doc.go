@@ -14,6 +14,10 @@
 //   - [NewRegistry] returns a [Registry] that hands out sources by
 //     jwks_uri for many clients: one Remote per URI, a bounded number
 //     alive, idle ones stopped.
+//   - [NewInlineCache] returns an [InlineCache] for hosts whose client
+//     storage hands out a client's jwks document on every lookup: each
+//     document is checked once, and a refused one fails its client's
+//     requests with invalid_client.
 //
 // # Which keys are usable
 //
