@@ -26,7 +26,7 @@ import (
 // Server settings that the configuration does not carry.
 const (
 	accessTokenTTL   = time.Hour        // lifetime of issued access tokens
-	maxAccessTokens  = 100_000          // live access tokens kept for introspection
+	maxAccessTokens  = 1_000_000        // live access tokens kept for introspection (~200 MB at most)
 	shutdownTimeout  = 10 * time.Second // grace period for open requests
 	redisPingTimeout = 3 * time.Second
 	metadataPath     = "/.well-known/oauth-authorization-server"
@@ -411,6 +411,7 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 // Tokens are stored by their SHA-256 hash. It is safe for concurrent use.
 type tokenStore struct {
 	now func() time.Time
+	max int // live tokens kept at most
 
 	mu        sync.Mutex
 	tokens    map[[sha256.Size]byte]tokenInfo
@@ -423,7 +424,7 @@ type tokenInfo struct {
 }
 
 func newTokenStore(now func() time.Time) *tokenStore {
-	return &tokenStore{now: now, tokens: map[[sha256.Size]byte]tokenInfo{}}
+	return &tokenStore{now: now, max: maxAccessTokens, tokens: map[[sha256.Size]byte]tokenInfo{}}
 }
 
 var errTooManyTokens = errors.New("too many live access tokens")
@@ -435,7 +436,9 @@ func (ts *tokenStore) issue(clientID, scope string, ttl time.Duration) (string, 
 	now := ts.now()
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if !now.Before(ts.nextPrune) || len(ts.tokens) >= maxAccessTokens {
+	// Prune expired tokens once a minute, or once a second while full: a
+	// full store must not turn every request into a scan of it.
+	if !now.Before(ts.nextPrune) {
 		for k, info := range ts.tokens {
 			if !now.Before(info.exp) {
 				delete(ts.tokens, k)
@@ -443,7 +446,10 @@ func (ts *tokenStore) issue(clientID, scope string, ttl time.Duration) (string, 
 		}
 		ts.nextPrune = now.Add(time.Minute)
 	}
-	if len(ts.tokens) >= maxAccessTokens {
+	if len(ts.tokens) >= ts.max && now.Add(time.Second).Before(ts.nextPrune) {
+		ts.nextPrune = now.Add(time.Second)
+	}
+	if len(ts.tokens) >= ts.max {
 		return "", errTooManyTokens
 	}
 	ts.tokens[sha256.Sum256([]byte(tok))] = tokenInfo{clientID: clientID, scope: scope, iat: now, exp: now.Add(ttl)}

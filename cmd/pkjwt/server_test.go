@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -49,6 +50,36 @@ func TestTokenStore(t *testing.T) {
 	ts.mu.Unlock()
 	if n != 2 {
 		t.Errorf("%d tokens kept, want 2", n)
+	}
+}
+
+// TestTokenStoreFull: a full store refuses new tokens, prunes itself at
+// most once a second meanwhile (not on every call), and takes tokens again
+// once a prune finds expired ones.
+func TestTokenStoreFull(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	now := t0
+	ts := newTokenStore(func() time.Time { return now })
+	ts.max = 3
+	for _, ttl := range []time.Duration{5*time.Second + 200*time.Millisecond, time.Hour, time.Hour} {
+		if _, err := ts.issue("c1", "", ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		full bool
+	}{
+		{5 * time.Second, true},         // full: the next prune is due in a second
+		{5500 * time.Millisecond, true}, // the first token expired, but no prune yet
+		{6 * time.Second, false},        // pruned: room for one
+		{6 * time.Second, true},         // full again
+	} {
+		now = t0.Add(step.at)
+		_, err := ts.issue("c1", "", time.Hour)
+		if full := errors.Is(err, errTooManyTokens); full != step.full || (err != nil && !full) {
+			t.Fatalf("at %v: %v, want full %v", step.at, err, step.full)
+		}
 	}
 }
 

@@ -66,7 +66,7 @@ var (
 	rounds      = flag.Int("rounds", 5, "rounds; each runs every target once")
 	algsFlag    = flag.String("algs", strings.Join(bench.Algs, ","), "algorithms of the clients, comma-separated")
 	perAlg      = flag.Int("clients", 2, "clients per algorithm")
-	poolSize    = flag.Int("n", 95000, "assertions minted (the most one run can send; pkjwt serve keeps at most 100000 live access tokens)")
+	poolSize    = flag.Int("n", 95000, "assertions minted (the most one run can send; pkjwt serve keeps at most 1000000 live access tokens)")
 	targetsFlag = flag.String("targets", "baseline,pkjwt-memory,pkjwt-redis", "targets, comma-separated")
 	jsonOut     = flag.String("json", "", "also write every run as JSON to `file`")
 )
