@@ -216,16 +216,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	if verifying {
-		req, err := verify.RequestFromForm(post)
+		req, err := RequestFrom(post, r.Header)
 		if err != nil {
 			m.fail(w, r, asError(err), clientID)
 			return
-		}
-		if scheme, ok := authScheme(r.Header); ok && req.OtherAuthentication == "" {
-			req.OtherAuthentication = "authorization_header"
-			if strings.EqualFold(scheme, "Basic") {
-				req.OtherAuthentication = "client_secret_basic"
-			}
 		}
 		res, err := m.v.Verify(ctx, req)
 		if err != nil {
@@ -369,6 +363,27 @@ func checkQuery(rawQuery string, post url.Values, verifying bool) *verify.Error 
 		}
 	}
 	return nil
+}
+
+// RequestFrom returns the client authentication of a request whose decoded
+// body is form and whose header is header, as the middleware reads it:
+// [verify.RequestFromForm] (which rejects repeated parameters and counts a
+// client_secret parameter as a second method), with an Authorization header
+// of any scheme counted as a second method too ("client_secret_basic" for
+// Basic, "authorization_header" otherwise). It is for hosts that parse
+// requests themselves and call [verify.Verifier.Verify] directly.
+func RequestFrom(form url.Values, header http.Header) (verify.Request, error) {
+	req, err := verify.RequestFromForm(form)
+	if err != nil {
+		return verify.Request{}, err
+	}
+	if scheme, ok := authScheme(header); ok && req.OtherAuthentication == "" {
+		req.OtherAuthentication = "authorization_header"
+		if strings.EqualFold(scheme, "Basic") {
+			req.OtherAuthentication = "client_secret_basic"
+		}
+	}
+	return req, nil
 }
 
 // authScheme returns the scheme of the request's Authorization header (as

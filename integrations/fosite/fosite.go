@@ -157,15 +157,11 @@ func (a *Authenticator) Strategy(fallback fosite.ClientAuthenticationStrategy) f
 // authentication method the caller found in the request besides the
 // Authorization header and client_secret, or is empty.
 func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, form url.Values, other string) (fosite.Client, error) {
-	req, err := verify.RequestFromForm(form)
+	req, err := middleware.RequestFrom(form, r.Header)
 	if err != nil {
 		return nil, a.fail(ctx, err, form)
 	}
-	switch {
-	case req.OtherAuthentication != "":
-	case len(r.Header.Values("Authorization")) > 0:
-		req.OtherAuthentication = "authorization_header"
-	default:
+	if req.OtherAuthentication == "" {
 		req.OtherAuthentication = other
 	}
 	var found lookup

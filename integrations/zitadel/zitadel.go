@@ -102,12 +102,9 @@ func (a *Authenticator) authenticate(ctx context.Context, form url.Values, heade
 			Description: "client authentication could not be completed",
 			Err:         fmt.Errorf("pkjwtzitadel: the request's issuer %q is not the Authenticator's %q", iss, a.v.Issuer())}, form)
 	}
-	req, err := verify.RequestFromForm(form)
+	req, err := middleware.RequestFrom(form, header)
 	if err != nil {
 		return nil, a.fail(ctx, err, form)
-	}
-	if req.OtherAuthentication == "" && len(header.Values("Authorization")) > 0 {
-		req.OtherAuthentication = "authorization_header"
 	}
 	var found lookup
 	res, err := a.v.Verify(context.WithValue(ctx, lookupKey{}, &found), req)
