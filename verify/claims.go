@@ -3,13 +3,10 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // claims holds the registered claims of an assertion. Member names are
@@ -35,15 +32,6 @@ type numericDate struct {
 type audience struct {
 	set, ok, array bool
 	values         []string
-}
-
-// UnmarshalJSON walks the members of the claims object once, without
-// building a map: only the registered claims above are decoded.
-func (c *claims) UnmarshalJSON(b []byte) error {
-	if err := walkObject(b, c.member); err != nil {
-		return fmt.Errorf("claims are %v", err)
-	}
-	return nil
 }
 
 // member decodes the value raw of the member whose quoted name is key.
@@ -177,13 +165,3 @@ func (d *numericDate) decode(raw []byte) {
 	sec, frac := math.Modf(f)
 	d.t, d.ok = time.Unix(int64(sec), int64(frac*1e9)), true
 }
-
-// claims implements jwt.Claims for jwt.Parser; the parser's own validation
-// is off (the Verifier checks claims itself, with exact reasons), so these
-// are never consulted.
-func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (c *claims) GetIssuer() (string, error)                   { return "", nil }
-func (c *claims) GetSubject() (string, error)                  { return "", nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }

@@ -84,8 +84,8 @@ func equalClaims(a, b claims) bool {
 		(!a.aud.ok || slices.Equal(a.aud.values, b.aud.values))
 }
 
-// FuzzClaimsDecode checks the one-pass claims decoder against the
-// reference decoder.
+// FuzzClaimsDecode checks the one-pass claims walk against the reference
+// decoder.
 func FuzzClaimsDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"c1","sub":"c1","aud":"https://as","exp":1800000000,"iat":1.5e9,"jti":"x"}`,
@@ -98,7 +98,7 @@ func FuzzClaimsDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got claims
-		gotOK := got.UnmarshalJSON(b) == nil
+		gotOK := walkObject(b, got.member) == nil
 		want, wantOK := referenceClaims(b)
 		if gotOK != wantOK {
 			t.Fatalf("decoded %v, reference %v", gotOK, wantOK)

@@ -3,9 +3,6 @@ package verify
 import (
 	"context"
 	"errors"
-	"fmt"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Step is the outcome of one check of [Verifier.Explain].
@@ -89,11 +86,7 @@ func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
 	case client != nil && set(7, v.checkAlg(client, method.Alg())):
 		_, key, err := v.key(ctx, client, method.Alg(), &t.header)
 		if set(8, err) {
-			if err := method.Verify(t.signing, t.sig, key); err != nil {
-				set(9, newError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)))
-			} else {
-				set(9, nil)
-			}
+			set(9, t.checkSignature(method, key))
 		}
 	}
 	set(10, v.checkAudience(&c))

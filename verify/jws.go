@@ -54,6 +54,14 @@ func (t *jws) parse(s string) error {
 	return nil
 }
 
+// checkSignature verifies t's signature with key under method (RULES 5).
+func (t *jws) checkSignature(method jwt.SigningMethod, key any) error {
+	if err := method.Verify(t.signing, t.sig, key); err != nil {
+		return newError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+	}
+	return nil
+}
+
 // method returns the signing method of the header's alg, or nil when it
 // is missing, not a string or unknown.
 func (t *jws) method() jwt.SigningMethod {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pkjwt/pkjwt/replay"
 )
 
@@ -200,8 +198,8 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := method.Verify(t.signing, t.sig, key); err != nil {
-		return nil, newError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+	if err := t.checkSignature(method, key); err != nil {
+		return nil, err
 	}
 	if err := v.checkClaims(c); err != nil {
 		return nil, err
