@@ -90,8 +90,20 @@ func tryServe(t *testing.T, cfg map[string]any) (*serveProc, error) {
 	cfg["issuer"] = "http://" + listen
 	dir := t.TempDir()
 	file := writeFile(t, dir, "config.json", []byte(marshalConfig(t, cfg)))
-	p := &serveProc{issuer: "http://" + listen, config: file, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve", "-config", file)
+	p, err := launchServe(t, "http://"+listen, dir, "serve", "-config", file)
+	if p != nil {
+		p.config = file
+	}
+	return p, err
+}
+
+// launchServe starts the binary with args in dir (empty: the test's) and
+// waits until issuer's metadata answers 200. The process is killed when
+// the test ends.
+func launchServe(t *testing.T, issuer, dir string, args ...string) (*serveProc, error) {
+	t.Helper()
+	p := &serveProc{issuer: issuer, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
@@ -614,35 +626,9 @@ func TestServeDemoConfiguration(t *testing.T) {
 		t.Skipf("port 18080 of the demo configuration is taken: %v", err)
 	}
 	l.Close()
-	p := &serveProc{issuer: "http://127.0.0.1:18080", stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve")
-	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	p, err := launchServe(t, "http://127.0.0.1:18080", "", "serve")
+	if err != nil {
 		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := http.Get(p.issuer + metadataPath); err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("serve exited: %v\n%s", p.err, p.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready:\n%s", p.stderr)
-		}
 	}
 	for _, want := range []string{"Try it", "mint -demo-key -aud http://127.0.0.1:18080", "curl -s http://127.0.0.1:18080/token"} {
 		if !strings.Contains(p.stderr.String(), want) {
