@@ -144,23 +144,23 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 // Close, the ctx error (wrapped) when ctx is done, and an error for an empty
 // key or a zero until. An until in the past records nothing: Claim reports
 // ErrReplayed if key is still claimed from before, nil otherwise.
-func (m *Memory) Claim(ctx context.Context, key string, until time.Time) error {
+func (m *Memory) Claim(ctx context.Context, key string, until time.Time) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("replay: claim: %w", err)
+		return time.Time{}, fmt.Errorf("replay: claim: %w", err)
 	}
 	if m.closed.Load() {
-		return ErrClosed
+		return time.Time{}, ErrClosed
 	}
 	if key == "" {
-		return errEmptyKey
+		return time.Time{}, errEmptyKey
 	}
 	if until.IsZero() {
-		return errZeroUntil
+		return time.Time{}, errZeroUntil
 	}
 	// go-cache computes the expiry as its own time.Now() plus ttl, a little
 	// later than here: the claim lives at least until until.
 	ttl := time.Until(until)
-	return m.shard(key).claim(key, ttl)
+	return time.Time{}, m.shard(key).claim(key, ttl)
 }
 
 func (m *Memory) shard(key string) *shard {

@@ -283,7 +283,7 @@ func (v *Verifier) checkJTI(c *claims) error {
 
 // claim records the jti as used until exp plus the leeway (RULES 14).
 func (v *Verifier) claim(ctx context.Context, c *claims) error {
-	err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
+	_, err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
 	switch {
 	case err == nil:
 		return nil
