@@ -24,7 +24,8 @@
 //	}
 //	defer store.Close()
 //
-//	switch err := store.Claim(ctx, key, exp.Add(leeway)); {
+//	switch epoch, err := store.Claim(ctx, key, exp.Add(leeway)); {
+//	case err == nil && issuedBefore(epoch): // the store may have forgotten it: refuse
 //	case err == nil: // first use: accept
 //	case errors.Is(err, replay.ErrReplayed): // used before: invalid_client
 //	default: // the store could not decide: fail closed (server error)

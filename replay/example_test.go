@@ -23,9 +23,10 @@ func ExampleNewMemory() {
 	key := "8:client-1jti-0a1b2c"
 	until := time.Now().Add(5 * time.Minute)
 
-	fmt.Println("first use:", store.Claim(ctx, key, until))
+	_, err = store.Claim(ctx, key, until)
+	fmt.Println("first use:", err)
 
-	err = store.Claim(ctx, key, until)
+	_, err = store.Claim(ctx, key, until)
 	fmt.Println("second use replayed:", errors.Is(err, replay.ErrReplayed))
 
 	// Output:
@@ -44,11 +45,11 @@ func ExampleMemoryConfig() {
 	}
 	defer store.Close()
 
-	err = store.Claim(context.Background(), "8:client-1jti-0a1b2c", time.Now().Add(time.Minute))
+	_, err = store.Claim(context.Background(), "8:client-1jti-0a1b2c", time.Now().Add(time.Minute))
 	fmt.Println(err)
 
 	store.Close()
-	err = store.Claim(context.Background(), "8:client-1jti-3d4e5f", time.Now().Add(time.Minute))
+	_, err = store.Claim(context.Background(), "8:client-1jti-3d4e5f", time.Now().Add(time.Minute))
 	fmt.Println(errors.Is(err, replay.ErrClosed))
 
 	// Output:

@@ -59,6 +59,12 @@ var (
 	ErrClientsUnavailable error = newCheck("clients_unavailable", CodeServerError, "client registry unavailable")
 	ErrKeysUnavailable    error = newCheck("keys_unavailable", CodeServerError, "client keys unavailable")
 	ErrReplayUnavailable  error = newCheck("replay_unavailable", CodeServerError, "replay store unavailable")
+	// ErrReplayEpoch: the replay store may have forgotten claims (it
+	// restarted without its data, was flushed, evicted claims or failed
+	// over) and the assertion may have been used before that: its iat is
+	// earlier than the store's epoch plus the leeway or, without iat, its
+	// exp is earlier than the epoch plus MaxLifetime.
+	ErrReplayEpoch error = newCheck("replay_epoch", CodeInvalidClient, "client assertion was issued before the replay store's memory began")
 )
 
 // Error is the error Verify returns. It carries the failed check's stable

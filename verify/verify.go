@@ -156,7 +156,8 @@ func (v *Verifier) SigningAlgorithms() []string {
 // claims its jti and returns the result. The checks run in this order:
 // request shape, token syntax, header (crit, typ), iss, sub, client_id,
 // client lookup, alg, key, signature, aud, exp, nbf, iat, jti, and last the
-// replay claim, so that a rejected assertion never uses up its jti.
+// replay claim (then the store's epoch, see ErrReplayEpoch), so that a
+// rejected assertion never uses up its jti.
 //
 // Every error it returns is an *Error, which wraps one of the sentinel
 // errors of this package: ErrKeysUnavailable, ErrClientsUnavailable and

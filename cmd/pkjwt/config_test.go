@@ -192,11 +192,11 @@ func TestZeroLeeway(t *testing.T) {
 // memStore is a replay.Store that accepts every claim once.
 type memStore struct{ sync.Map }
 
-func (s *memStore) Claim(_ context.Context, key string, _ time.Time) error {
+func (s *memStore) Claim(_ context.Context, key string, _ time.Time) (time.Time, error) {
 	if _, dup := s.LoadOrStore(key, true); dup {
-		return replay.ErrReplayed
+		return time.Time{}, replay.ErrReplayed
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 func TestDemoConfigIsValid(t *testing.T) {

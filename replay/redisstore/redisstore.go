@@ -71,15 +71,15 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 // error for anything else, which never wraps replay.ErrReplayed. until is
 // rounded up to the millisecond. An until in the past records nothing: Claim
 // reports ErrReplayed if key is still claimed from before, nil otherwise.
-func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
+func (s *Store) Claim(ctx context.Context, key string, until time.Time) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: claim: %w", err)
+		return time.Time{}, fmt.Errorf("redisstore: claim: %w", err)
 	}
 	if key == "" {
-		return errors.New("redisstore: empty key")
+		return time.Time{}, errors.New("redisstore: empty key")
 	}
 	if until.IsZero() {
-		return errors.New("redisstore: zero until time")
+		return time.Time{}, errors.New("redisstore: zero until time")
 	}
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
@@ -93,17 +93,17 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	switch {
 	case errors.Is(err, redis.Nil):
 		// SET NX answers nil exactly when the key exists.
-		return replay.ErrReplayed
+		return time.Time{}, replay.ErrReplayed
 	case err != nil:
 		if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
 			// A deadline reaches go-redis as a socket timeout; say which.
-			return fmt.Errorf("redisstore: claim: %w: %w", cerr, err)
+			return time.Time{}, fmt.Errorf("redisstore: claim: %w: %w", cerr, err)
 		}
-		return fmt.Errorf("redisstore: claim: %w", err)
+		return time.Time{}, fmt.Errorf("redisstore: claim: %w", err)
 	case reply != "OK":
-		return fmt.Errorf("redisstore: claim: unexpected reply %q to SET", reply)
+		return time.Time{}, fmt.Errorf("redisstore: claim: unexpected reply %q to SET", reply)
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // ctxErr is ctx.Err(), except that it already reports a deadline that has

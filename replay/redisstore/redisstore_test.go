@@ -84,11 +84,11 @@ func TestKeyLayout(t *testing.T) {
 	def := newStore(t, rdb, redisstore.Config{})
 	other := newStore(t, rdb, redisstore.Config{Prefix: "other:"})
 	for _, s := range []*redisstore.Store{def, other} {
-		if err := s.Claim(ctx, "k", until); err != nil {
+		if _, err := s.Claim(ctx, "k", until); err != nil {
 			t.Fatalf("Claim: %v", err)
 		}
 	}
-	if err := def.Claim(ctx, "k", until); !errors.Is(err, replay.ErrReplayed) {
+	if _, err := def.Claim(ctx, "k", until); !errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("second Claim = %v, want replay.ErrReplayed", err)
 	}
 
@@ -110,13 +110,14 @@ func TestServerDownFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	until := time.Now().Add(time.Minute)
 
-	if err := s.Claim(ctx, "before", until); err != nil {
+	if _, err := s.Claim(ctx, "before", until); err != nil {
 		t.Fatalf("Claim while up: %v", err)
 	}
 	srv.Stop()
 	for _, k := range []string{"before", "during"} {
 		start := time.Now()
-		wantDown(t, "Claim("+k+") while down", s.Claim(ctx, k, until))
+		_, err := s.Claim(ctx, k, until)
+		wantDown(t, "Claim("+k+") while down", err)
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("Claim(%s) while down took %v, want about the 1s timeout at most", k, d)
 		}
@@ -125,7 +126,7 @@ func TestServerDownFailsClosed(t *testing.T) {
 	srv.Restart() // empty: claims made before are forgotten, see the package docs
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := s.Claim(ctx, "after", until)
+		_, err := s.Claim(ctx, "after", until)
 		if err == nil {
 			break
 		}
@@ -135,7 +136,7 @@ func TestServerDownFailsClosed(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := s.Claim(ctx, "after", until); !errors.Is(err, replay.ErrReplayed) {
+	if _, err := s.Claim(ctx, "after", until); !errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("second Claim after restart = %v, want replay.ErrReplayed", err)
 	}
 }
@@ -151,7 +152,7 @@ func TestHungServerTimesOut(t *testing.T) {
 
 	srv.Pause()
 	start := time.Now()
-	err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	_, err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
 	elapsed := time.Since(start)
 	srv.Resume()
 
@@ -176,7 +177,7 @@ func TestCallerDeadlineApplies(t *testing.T) {
 	defer srv.Resume()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	_, err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("Claim = %v, want an error wrapping context.DeadlineExceeded", err)
 	}
@@ -191,7 +192,8 @@ func TestOutOfMemoryFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStore(t, rdb, redisstore.Config{})
-	wantDown(t, "Claim against a full Redis", s.Claim(ctx, "k", time.Now().Add(time.Minute)))
+	_, err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	wantDown(t, "Claim against a full Redis", err)
 }
 
 // BenchmarkClaim measures first claims of unique keys against a local
@@ -208,7 +210,7 @@ func BenchmarkClaim(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		prefix := "8:client-1jti-" + strconv.FormatInt(goroutine.Add(1), 36) + "-"
 		for i := 0; pb.Next(); i++ {
-			if err := s.Claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
+			if _, err := s.Claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
 				b.Error(err)
 				return
 			}

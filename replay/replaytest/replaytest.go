@@ -76,7 +76,8 @@ func later() time.Time { return time.Now().Add(time.Minute) }
 
 func claim(t *testing.T, s replay.Store, key string, until time.Time) error {
 	t.Helper()
-	return s.Claim(context.Background(), key, until)
+	_, err := s.Claim(context.Background(), key, until)
+	return err
 }
 
 func wantNil(t *testing.T, what string, err error) {
@@ -109,7 +110,7 @@ func testConcurrentClaims(t *testing.T, s replay.Store, key func(string) string)
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.Claim(context.Background(), k, until)
+			_, errs[i] = s.Claim(context.Background(), k, until)
 		})
 	}
 	close(start)
@@ -139,7 +140,7 @@ func testConcurrentDistinctKeys(t *testing.T, s replay.Store, key func(string) s
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.Claim(context.Background(), key(strings.Repeat("x", i+1)), until)
+			_, errs[i] = s.Claim(context.Background(), key(strings.Repeat("x", i+1)), until)
 		})
 	}
 	close(start)
@@ -267,11 +268,11 @@ func testDoneContext(t *testing.T, s replay.Store, key func(string) string) {
 		{"cancelled", cancelled},
 		{"deadline exceeded", expired},
 	} {
-		err := s.Claim(tc.ctx, key("fresh "+tc.name), later())
+		_, err := s.Claim(tc.ctx, key("fresh "+tc.name), later())
 		if !errors.Is(err, tc.ctx.Err()) || errors.Is(err, replay.ErrReplayed) {
 			t.Errorf("%s ctx, fresh key: Claim = %v, want an error wrapping %v and not replay.ErrReplayed", tc.name, err, tc.ctx.Err())
 		}
-		if err := s.Claim(tc.ctx, claimed, later()); err == nil {
+		if _, err := s.Claim(tc.ctx, claimed, later()); err == nil {
 			t.Errorf("%s ctx, claimed key: Claim = nil, want an error", tc.name)
 		}
 	}
