@@ -1,6 +1,14 @@
 package sqltest
 
-import "syscall"
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
 
 // sysProcAttr puts the server in a process group of its own, runs it as
 // uid:gid unless uid is negative, and makes the kernel kill it if the
@@ -11,4 +19,91 @@ func sysProcAttr(uid, gid int) *syscall.SysProcAttr {
 		a.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
 	}
 	return a
+}
+
+// tree returns pid and its descendants. PostgreSQL's backends each call
+// setsid, so a process group does not reach them; their parent does.
+func tree(pid int) []int {
+	children := map[int][]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 {
+			continue
+		}
+		child, _ := strconv.Atoi(strings.Fields(s)[0])
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], child)
+	}
+	all := []int{pid}
+	for i := 0; i < len(all); i++ {
+		all = append(all, children[all[i]]...)
+	}
+	return all
+}
+
+// killGroup kills pid and its descendants.
+func killGroup(pid int) {
+	for _, p := range tree(pid) {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+// signalGroup stops (SIGSTOP) or continues (SIGCONT) pid and its
+// descendants. Stopping waits until every thread of them has stopped, so
+// that nothing is answered after it returns.
+func signalGroup(pid int, stop bool) error {
+	sig := syscall.SIGCONT
+	if stop {
+		sig = syscall.SIGSTOP
+	}
+	procs := tree(pid)
+	for _, p := range procs {
+		if err := syscall.Kill(p, sig); err != nil && p == pid {
+			return err
+		}
+	}
+	if !stop {
+		return nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, p := range procs {
+		for !stopped(p) {
+			if time.Now().After(deadline) {
+				return errors.New("sqltest: server did not stop within 5s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// stopped reports whether every thread of pid is stopped (or gone).
+func stopped(pid int) bool {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || i+2 >= len(s) {
+			continue
+		}
+		if st := s[i+2]; st != 'T' && st != 't' && st != 'Z' && st != 'X' {
+			return false
+		}
+	}
+	return true
 }
