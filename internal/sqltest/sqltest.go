@@ -43,10 +43,11 @@ type Server struct {
 	uid  int // -1: run as the current user
 	gid  int
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	closed bool
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	closed  bool
+	backups int
 }
 
 // Postgres starts a PostgreSQL server for tb, as [StartPostgres], and
@@ -332,6 +333,39 @@ func (s *Server) stopLocked() {
 	killGroup(s.cmd.Process.Pid)
 	<-s.exited
 	s.cmd, s.exited = nil, nil
+}
+
+// Backup copies the data directory of the stopped server (a cold backup)
+// and returns the copy's path, for [Server.Restore].
+func (s *Server) Backup() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return "", errors.New("sqltest: backup of a running server")
+	}
+	s.backups++
+	dst := filepath.Join(s.dir, "backup-"+strconv.Itoa(s.backups))
+	if out, err := exec.Command("cp", "-a", s.data, dst).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("sqltest: backup: %v: %s", err, out)
+	}
+	return dst, nil
+}
+
+// Restore replaces the data directory of the stopped server with a copy of
+// backup: the server forgets everything written since.
+func (s *Server) Restore(backup string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return errors.New("sqltest: restore of a running server")
+	}
+	if err := os.RemoveAll(s.data); err != nil {
+		return err
+	}
+	if out, err := exec.Command("cp", "-a", backup, s.data).CombinedOutput(); err != nil {
+		return fmt.Errorf("sqltest: restore: %v: %s", err, out)
+	}
+	return nil
 }
 
 // Pause freezes the server and its backends (SIGSTOP to its process group):
