@@ -105,7 +105,9 @@ func launchServe(t *testing.T, issuer, dir string, args ...string) (*serveProc, 
 	p := &serveProc{issuer: issuer, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	// A state directory of the test's own: the memory store's default
+	// state file goes there, not into the user's home.
+	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_STATE_HOME="+t.TempDir())
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
