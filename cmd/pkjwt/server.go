@@ -139,7 +139,12 @@ func (s *server) replayStore(ctx context.Context, cfg *serverConfig, logger *slo
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		return nil, fmt.Errorf("replay: %s does not answer: %w", replayName(cfg), err)
 	}
-	return redisstore.New(rdb, redisstore.Config{})
+	store, err := redisstore.New(rdb, redisstore.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, store.Close)
+	return store, nil
 }
 
 // defaultStatePath is where the memory store keeps its state when the
