@@ -198,6 +198,24 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Provision records that Redis is new to the store's prefix: no claim was
+// ever made in it, so none can have been lost. It creates the missing epoch
+// markers with a zero epoch and leaves existing ones alone, so that the
+// first claims are not refused as after a loss (see the package
+// documentation). Call it once, when putting a new Redis (or a new Prefix)
+// into service, before any claim. Never call it after Redis may have lost
+// data: it would hide the loss from every store using the prefix.
+func (s *Store) Provision(ctx context.Context) error {
+	p := s.client.Pipeline()
+	for i := range tags {
+		p.SetNX(ctx, s.tag(i)+"epoch", "0", 0)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return fmt.Errorf("redisstore: provision: %w", err)
+	}
+	return nil
+}
+
 // Epoch returns the latest loss the store detected through its checker
 // (zero if none). A Claim's epoch is the later of this and its hash tag's
 // marker.
