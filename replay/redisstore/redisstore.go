@@ -2,8 +2,17 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkjwt/pkjwt/replay"
@@ -12,9 +21,15 @@ import (
 
 // Defaults for the zero fields of a [Config].
 const (
-	DefaultPrefix  = "pkjwt:jti:"
-	DefaultTimeout = 2 * time.Second
+	DefaultPrefix        = "pkjwt:jti:"
+	DefaultTimeout       = 2 * time.Second
+	DefaultCheckInterval = time.Second
+	DefaultWaitTimeout   = 100 * time.Millisecond
 )
+
+// tags is the number of hash tags claim keys are spread over. Each tag has
+// its own epoch marker in the same hash slot as its claims.
+const tags = 1024
 
 // Config configures [New]. The zero value is ready to use.
 type Config struct {
@@ -33,44 +48,204 @@ type Config struct {
 	//
 	// Zero means DefaultTimeout. Negative means no bound beyond ctx.
 	Timeout time.Duration
+
+	// CheckInterval is how often a background goroutine reads INFO from
+	// every primary to detect what the epoch markers cannot see: a restart
+	// that reloaded persisted data (the newest writes may be missing), a
+	// replica promoted in a failover, and evicted keys. See the package
+	// documentation.
+	//
+	// Zero means DefaultCheckInterval. Negative disables the goroutine:
+	// only losses the markers show are then detected.
+	CheckInterval time.Duration
+
+	// WaitReplicas, when positive, makes each claim wait (Redis WAIT) until
+	// that many replicas acknowledged it, and fail (closed) when fewer did
+	// within WaitTimeout. It narrows, without closing, the window in which
+	// a failover loses a claim; it costs a replication round trip per
+	// claim.
+	//
+	// Zero means no waiting. Negative is an error.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait for WaitReplicas.
+	//
+	// Zero means DefaultWaitTimeout. Negative is an error.
+	WaitTimeout time.Duration
+
+	// Logger receives the losses the store detects. Nil discards them.
+	Logger *slog.Logger
 }
 
-// Store is a [replay.Store] in Redis. It is safe for concurrent use and
-// starts no goroutines; the caller owns the client and closes it.
+// Store is a [replay.Store] in Redis. It is safe for concurrent use. The
+// caller owns the client and closes it after [Store.Close].
 type Store struct {
-	client  redis.UniversalClient
-	prefix  string
-	timeout time.Duration
+	client       redis.UniversalClient
+	prefix       string
+	timeout      time.Duration
+	waitReplicas int
+	waitTimeout  time.Duration
+	logger       *slog.Logger
+
+	// floor is the latest loss the store detected itself, in Unix
+	// milliseconds (0: none); every claim's epoch is at least floor.
+	floor atomic.Int64
+
+	// The checker's view of the primaries, guarded by checkMu.
+	checkMu   sync.Mutex
+	known     map[string]nodeState
+	needsBump bool
+
+	lost chan struct{} // a claim recreated a marker: bump the others
+
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 var _ replay.Store = (*Store)(nil)
 
-// New returns a store that claims keys through client: a *redis.Client, a
-// *redis.ClusterClient, a *redis.Ring, or any other [redis.UniversalClient].
-// It returns an error if client is nil.
+// claimScript claims KEYS[1] with the random token ARGV[1] until ARGV[2]
+// (Unix ms), after reading the epoch marker KEYS[2] of the same hash tag,
+// which it creates with the server's time when it is missing (the tag's
+// data was lost, or this is the first claim). It returns the marker, the
+// value the claim key held before (nil if none: nil or our own token, from a
+// retried write, is a first use) and 1 if it created the marker.
+var claimScript = redis.NewScript(`
+local m = redis.call('GET', KEYS[2])
+local created = 0
+if not m then
+	local t = redis.call('TIME')
+	m = tostring(t[1] * 1000 + math.floor(t[2] / 1000))
+	redis.call('SET', KEYS[2], m)
+	created = 1
+end
+local prev = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2], 'GET')
+return {m, prev, created}
+`)
+
+// bumpScript moves the epoch marker KEYS[1] forward to ARGV[1] (Unix ms),
+// never backward, and returns it.
+var bumpScript = redis.NewScript(`
+local to = tonumber(ARGV[1])
+local m = tonumber(redis.call('GET', KEYS[1]))
+if not m or m < to then
+	redis.call('SET', KEYS[1], ARGV[1])
+	m = to
+end
+return m
+`)
+
+// New returns a store that claims keys through client: a *redis.Client
+// (also from redis.NewFailoverClient, for Sentinel), a *redis.ClusterClient,
+// or another [redis.UniversalClient]. It refuses a *redis.Ring: a Ring sends
+// a key to another shard while its own is down, where earlier claims are
+// unknown, and never notices. It returns an error if client is nil or cfg
+// is invalid, and starts the checker goroutine unless CheckInterval is
+// negative; call [Store.Close] to stop it.
+//
+// The claims need Redis 7.0 or later (SET with NX and GET).
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
-	if client == nil {
+	switch {
+	case client == nil:
 		return nil, errors.New("redisstore: nil client")
+	case cfg.WaitReplicas < 0:
+		return nil, fmt.Errorf("redisstore: negative WaitReplicas %d", cfg.WaitReplicas)
+	case cfg.WaitTimeout < 0:
+		return nil, fmt.Errorf("redisstore: negative WaitTimeout %v", cfg.WaitTimeout)
 	}
-	s := &Store{client: client, prefix: cfg.Prefix, timeout: cfg.Timeout}
+	if _, ok := client.(*redis.Ring); ok {
+		return nil, errors.New("redisstore: *redis.Ring is not supported: it loses claims when a shard is down (use one primary, Sentinel or a Redis Cluster)")
+	}
+	s := &Store{
+		client:       client,
+		prefix:       cfg.Prefix,
+		timeout:      cfg.Timeout,
+		waitReplicas: cfg.WaitReplicas,
+		waitTimeout:  cfg.WaitTimeout,
+		logger:       cfg.Logger,
+		done:         make(chan struct{}),
+		lost:         make(chan struct{}, 1),
+	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
+	if s.waitTimeout == 0 {
+		s.waitTimeout = DefaultWaitTimeout
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	interval := cfg.CheckInterval
+	if interval == 0 {
+		interval = DefaultCheckInterval
+	}
+	s.wg.Go(func() { s.checker(interval) })
 	return s, nil
 }
 
+// Close stops the checker goroutine and waits for it to exit. It does not
+// close the client. Close always returns nil; calling it again does
+// nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// Provision records that Redis is new to the store's prefix: no claim was
+// ever made in it, so none can have been lost. It creates the missing epoch
+// markers with a zero epoch and leaves existing ones alone, so that the
+// first claims are not refused as after a loss (see the package
+// documentation). Call it once, when putting a new Redis (or a new Prefix)
+// into service, before any claim. Never call it after Redis may have lost
+// data: it would hide the loss from every store using the prefix.
+func (s *Store) Provision(ctx context.Context) error {
+	p := s.client.Pipeline()
+	for i := range tags {
+		p.SetNX(ctx, s.tag(i)+"epoch", "0", 0)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return fmt.Errorf("redisstore: provision: %w", err)
+	}
+	return nil
+}
+
+// Epoch returns the latest loss the store detected through its checker
+// (zero if none). A Claim's epoch is the later of this and its hash tag's
+// marker.
+func (s *Store) Epoch() time.Time { return msTime(s.floor.Load()) }
+
+// keys returns the claim key and the epoch marker key of key: the claim key
+// is the SHA-256 of key under the prefix and a hash tag taken from the
+// hash, so that keys spread evenly over hash slots whatever bytes key holds
+// (a "{...}" in a client's jti cannot pin claims to one slot), and the
+// marker shares the claim's slot.
+func (s *Store) keys(key string) (claimKey, markerKey string) {
+	h := sha256.Sum256([]byte(key))
+	tag := s.tag(int(binary.BigEndian.Uint16(h[:2])) % tags)
+	return tag + base64.RawURLEncoding.EncodeToString(h[:]), tag + "epoch"
+}
+
+func (s *Store) tag(i int) string { return s.prefix + "{" + strconv.Itoa(i) + "}" }
+
 // Claim records key as used until the time until; see [replay.Store.Claim].
 //
-// It returns nil when Redis set the key, [replay.ErrReplayed] when the key
-// was already set, an error wrapping the ctx error when ctx (or Timeout)
-// ends before Redis answers,
-// an error for an empty key or a zero until, and a wrapped Redis or network
-// error for anything else, which never wraps replay.ErrReplayed. until is
-// rounded up to the millisecond. An until in the past records nothing: Claim
-// reports ErrReplayed if key is still claimed from before, nil otherwise.
+// It returns the epoch (see the package documentation) and a nil error when
+// the key was not claimed before, or when the key holds this very call's
+// token because go-redis retried a claim whose reply was lost;
+// [replay.ErrReplayed] when the key was already claimed; an error wrapping
+// the ctx error when ctx (or Timeout) ends before Redis answers; an error
+// when fewer than WaitReplicas replicas acknowledged in time; an error for
+// an empty key or a zero until; and a wrapped Redis or network error for
+// anything else, which never wraps replay.ErrReplayed. until is rounded up
+// to the millisecond. An until in the past records nothing: Claim reports
+// ErrReplayed if key is still claimed from before, nil otherwise.
 func (s *Store) Claim(ctx context.Context, key string, until time.Time) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("redisstore: claim: %w", err)
@@ -86,24 +261,112 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (time.Ti
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	reply, err := s.client.SetArgs(ctx, s.prefix+key, "1", redis.SetArgs{
-		Mode:     "NX",
-		ExpireAt: expireAt(until),
-	}).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		// SET NX answers nil exactly when the key exists.
-		return time.Time{}, replay.ErrReplayed
-	case err != nil:
-		if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
-			// A deadline reaches go-redis as a socket timeout; say which.
-			return time.Time{}, fmt.Errorf("redisstore: claim: %w: %w", cerr, err)
-		}
-		return time.Time{}, fmt.Errorf("redisstore: claim: %w", err)
-	case reply != "OK":
-		return time.Time{}, fmt.Errorf("redisstore: claim: unexpected reply %q to SET", reply)
+	var tok [16]byte
+	_, _ = rand.Read(tok[:]) // crypto/rand.Read never fails
+	token := hex.EncodeToString(tok[:])
+	claimKey, markerKey := s.keys(key)
+	keys := []string{claimKey, markerKey}
+	args := []any{token, expireAtMillis(until)}
+
+	var reply any
+	var err error
+	if s.waitReplicas > 0 {
+		reply, err = s.claimAndWait(ctx, claimKey, keys, args)
+	} else {
+		reply, err = claimScript.Run(ctx, s.client, keys, args...).Result()
 	}
-	return time.Time{}, nil
+	if err != nil {
+		return time.Time{}, claimError(ctx, err)
+	}
+	marker, prev, created, err := parseReply(reply)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if created {
+		s.markerLost(marker)
+	}
+	epoch := msTime(max(marker, s.floor.Load()))
+	if prev != nil && *prev != token {
+		return epoch, replay.ErrReplayed
+	}
+	return epoch, nil
+}
+
+// claimAndWait runs the claim script and WAIT on one connection of the
+// key's primary, in one round trip.
+func (s *Store) claimAndWait(ctx context.Context, claimKey string, keys []string, args []any) (any, error) {
+	node, ok := s.client.(interface {
+		Pipeline() redis.Pipeliner
+	})
+	if cc, isCluster := s.client.(*redis.ClusterClient); isCluster {
+		c, err := cc.MasterForKey(ctx, claimKey)
+		if err != nil {
+			return nil, err
+		}
+		node, ok = c, true
+	}
+	if !ok {
+		return nil, errors.New("redisstore: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
+	}
+	run := func(eval func(p redis.Pipeliner) *redis.Cmd) (any, error) {
+		p := node.Pipeline()
+		cmd := eval(p)
+		wait := p.Do(ctx, "wait", s.waitReplicas, max(s.waitTimeout.Milliseconds(), 1))
+		_, _ = p.Exec(ctx)
+		if err := cmd.Err(); err != nil {
+			return nil, err
+		}
+		n, err := wait.Int64()
+		if err != nil {
+			return nil, err
+		}
+		if int(n) < s.waitReplicas {
+			return nil, fmt.Errorf("redisstore: claim acknowledged by %d replicas, want %d", n, s.waitReplicas)
+		}
+		return cmd.Val(), nil
+	}
+	reply, err := run(func(p redis.Pipeliner) *redis.Cmd { return claimScript.EvalSha(ctx, p, keys, args...) })
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		reply, err = run(func(p redis.Pipeliner) *redis.Cmd { return claimScript.Eval(ctx, p, keys, args...) })
+	}
+	return reply, err
+}
+
+func claimError(ctx context.Context, err error) error {
+	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
+		// A deadline reaches go-redis as a socket timeout; say which.
+		return fmt.Errorf("redisstore: claim: %w: %w", cerr, err)
+	}
+	return fmt.Errorf("redisstore: claim: %w", err)
+}
+
+// parseReply reads the claim script's {marker, previous value, created}
+// reply.
+func parseReply(reply any) (marker int64, prev *string, created bool, err error) {
+	a, ok := reply.([]any)
+	if !ok || len(a) != 3 {
+		return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected reply %T", reply)
+	}
+	m, ok := a[0].(string)
+	if !ok {
+		return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected epoch marker %T", a[0])
+	}
+	marker, err = strconv.ParseInt(m, 10, 64)
+	if err != nil || marker < 0 {
+		return 0, nil, false, fmt.Errorf("redisstore: claim: bad epoch marker %q", m)
+	}
+	if a[1] != nil {
+		p, ok := a[1].(string)
+		if !ok {
+			return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected previous value %T", a[1])
+		}
+		prev = &p
+	}
+	c, ok := a[2].(int64)
+	if !ok {
+		return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected reply %T", a[2])
+	}
+	return marker, prev, c == 1, nil
 }
 
 // ctxErr is ctx.Err(), except that it already reports a deadline that has
@@ -118,13 +381,20 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-// expireAt rounds until up to a whole millisecond, the precision of PXAT, so
-// that the claim never expires early. Times before 1970 become the earliest
-// time Redis accepts, which is as much in the past.
-func expireAt(until time.Time) time.Time {
+// expireAtMillis rounds until up to a whole millisecond, the precision of
+// PXAT, so that the claim never expires early. Times before 1970 become the
+// earliest time Redis accepts, which is as much in the past.
+func expireAtMillis(until time.Time) int64 {
 	ms := until.UnixMilli()
 	if time.UnixMilli(ms).Before(until) {
 		ms++
 	}
-	return time.UnixMilli(max(ms, 1))
+	return max(ms, 1)
+}
+
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func newStore(t testing.TB, rdb redis.UniversalClient, cfg redisstore.Config) *r
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -93,7 +95,25 @@ func TestKeyLayout(t *testing.T) {
 	}
 
 	want := until.Truncate(time.Millisecond).Add(time.Millisecond).UnixMilli()
-	for _, key := range []string{redisstore.DefaultPrefix + "k", "other:k"} {
+	var claimKeys []string
+	for _, st := range []struct {
+		s      *redisstore.Store
+		prefix string
+	}{{def, redisstore.DefaultPrefix}, {other, "other:"}} {
+		claimKey, markerKey := st.s.KeysForTest("k")
+		tag := st.prefix + "{" + strings.TrimPrefix(strings.SplitN(claimKey, "}", 2)[0], st.prefix+"{") + "}"
+		if !strings.HasPrefix(claimKey, tag) || markerKey != tag+"epoch" || strings.Contains(claimKey, "}k") {
+			t.Errorf("keys of k: claim %q, marker %q; want both under the prefix %q and one hash tag, k hashed", claimKey, markerKey, st.prefix)
+		}
+		claimKeys = append(claimKeys, claimKey)
+	}
+	// A hash tag in the caller's key does not decide the slot.
+	a, _ := def.KeysForTest("8:client-1:{x}a")
+	b, _ := def.KeysForTest("8:client-1:{x}b")
+	if strings.Contains(a, "{x}") || a == b {
+		t.Errorf("keys with a {x} in the jti: %q, %q", a, b)
+	}
+	for _, key := range claimKeys {
 		got, err := rdb.PExpireTime(ctx, key).Result()
 		if err != nil {
 			t.Fatalf("PEXPIRETIME %s: %v", key, err)

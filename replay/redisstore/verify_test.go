@@ -24,7 +24,13 @@ func newNode(t *testing.T, srv *redistest.Server) *verify.Verifier {
 		t.Fatal(err)
 	}
 	clients := verify.ClientMap{"c1": {ID: "c1", Keys: keys}}
-	v, err := verify.New(issuer, clients, newStore(t, newClient(t, srv), redisstore.Config{}), nil)
+	store := newStore(t, newClient(t, srv), redisstore.Config{})
+	// A Redis in service for an hour, not an empty one (which the store
+	// guards against as one that lost its data).
+	if err := store.SetMarkersForTest(context.Background(), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.New(issuer, clients, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

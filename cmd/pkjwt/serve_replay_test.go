@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pkjwt/pkjwt/internal/testkeys"
+)
+
+// epochRefusal is the description of verify.ErrReplayEpoch, as a client
+// sees it.
+const epochRefusal = "issued before the replay store's memory began"
+
+// noIATMinter signs assertions without iat for c (a P-256 PEM client), which
+// "pkjwt mint" always sets.
+func noIATMinter(t *testing.T, c testClient) func(aud string) string {
+	t.Helper()
+	pemBytes, err := os.ReadFile(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := parseSigningKey(pemBytes, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(c.jwks, &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("client JWKS: %v", err)
+	}
+	return func(aud string) string {
+		claims := testkeys.Claims(c.id, aud, time.Now())
+		delete(claims, "iat")
+		return testkeys.Sign("ES256", key.signer, map[string]any{"kid": set.Keys[0].Kid}, claims)
+	}
+}
+
+// TestServeMemoryRestart runs the built binary with the in-memory replay
+// store, uses an assertion, restarts the server (SIGTERM, then SIGKILL) and
+// sends the same assertion again.
+func TestServeMemoryRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := keygenClient(t, dir, "c1", "p256", "pem")
+	noIAT := noIATMinter(t, c)
+	var inline any
+	json.Unmarshal(c.jwks, &inline)
+	statePath := filepath.Join(dir, "replay.state")
+	p := startServe(t, map[string]any{
+		"replay":         map[string]any{"state_path": statePath},
+		"leeway_seconds": 1,
+		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
+	})
+	if !strings.Contains(p.stderr.String(), "replay store: memory, state file "+statePath) {
+		t.Errorf("serve does not report its state file:\n%s", p.stderr)
+	}
+	token := func(assertion string) httpResult {
+		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
+	}
+	restart := func(sig syscall.Signal) {
+		t.Helper()
+		code := p.stop(t, sig)
+		if sig == syscall.SIGTERM && code != 0 {
+			t.Fatalf("serve exit status after SIGTERM: %d\n%s", code, p.stderr)
+		}
+		var err error
+		config := p.config
+		p, err = launchServe(t, p.issuer, dir, "serve", "-config", config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.config = config
+	}
+
+	// First start: an assertion without iat is accepted as usual.
+	if r := token(noIAT(p.issuer)); r.status != http.StatusOK {
+		t.Fatalf("first start, assertion without iat: %v", r)
+	}
+	used := c.mint(t, p.issuer)
+	if r := token(used); r.status != http.StatusOK {
+		t.Fatalf("first use: %v", r)
+	}
+
+	// SIGTERM: the claims are saved and loaded back; nothing else changes.
+	restart(syscall.SIGTERM)
+	if r := token(used); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
+		t.Fatalf("replay after SIGTERM and restart: %v, want 401 already used", r)
+	}
+	if r := token(c.mint(t, p.issuer)); r.status != http.StatusOK {
+		t.Fatalf("fresh assertion after SIGTERM and restart: %v", r)
+	}
+	if r := token(noIAT(p.issuer)); r.status != http.StatusOK {
+		t.Fatalf("assertion without iat after a clean restart: %v", r)
+	}
+
+	// SIGKILL: the claims are lost; the restart is told from a first start.
+	used2 := c.mint(t, p.issuer)
+	if r := token(used2); r.status != http.StatusOK {
+		t.Fatalf("first use before SIGKILL: %v", r)
+	}
+	restart(syscall.SIGKILL)
+	ready := time.Now()
+	if !strings.Contains(p.stderr.String(), "without a clean shutdown") {
+		t.Errorf("serve does not log the crash:\n%s", p.stderr)
+	}
+	for _, a := range []string{used2, used} {
+		if r := token(a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+			t.Fatalf("replay after SIGKILL and restart: %v, want 401 %q", r, epochRefusal)
+		}
+	}
+	// Without iat, only exp bounds when an assertion was made: refused
+	// until max_lifetime_seconds after the crash.
+	if r := token(noIAT(p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("assertion without iat after SIGKILL: %v, want 401 %q", r, epochRefusal)
+	}
+	// A fresh assertion passes once its iat (whole seconds) is past the
+	// restart plus the 1 s leeway.
+	time.Sleep(time.Until(ready.Add(time.Second).Truncate(time.Second).Add(time.Second)))
+	if r := token(c.mint(t, p.issuer)); r.status != http.StatusOK {
+		t.Fatalf("fresh assertion after SIGKILL and restart: %v", r)
+	}
+}
+
+// TestServeDefaultStatePath: without replay configuration the memory store
+// keeps its state under XDG_STATE_HOME.
+func TestServeDefaultStatePath(t *testing.T) {
+	dir := t.TempDir()
+	c := keygenClient(t, dir, "c1", "p256", "pem")
+	var inline any
+	json.Unmarshal(c.jwks, &inline)
+	p := startServe(t, map[string]any{"clients": []any{map[string]any{"client_id": "c1", "jwks": inline}}})
+	if !strings.Contains(p.stderr.String(), "replay store: memory, state file ") ||
+		!strings.Contains(p.stderr.String(), filepath.Join("pkjwt", "replay-")) {
+		t.Errorf("serve does not report its default state file:\n%s", p.stderr)
+	}
+	if r := doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(c.mint(t, p.issuer), "grant_type", "client_credentials")); r.status != http.StatusOK {
+		t.Fatalf("first use: %v", r)
+	}
+}
+
+func TestParseReplayConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		replay map[string]any
+		check  func(t *testing.T, r *replayConfig)
+	}{
+		{"state path", map[string]any{"state_path": "/var/lib/pkjwt/replay.state"}, func(t *testing.T, r *replayConfig) {
+			if r.StatePath != "/var/lib/pkjwt/replay.state" || r.redis != nil || r.cluster != nil || r.sentinel != nil {
+				t.Errorf("%+v", r)
+			}
+		}},
+		{"cluster", map[string]any{"redis_cluster_url": "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"}, func(t *testing.T, r *replayConfig) {
+			if r.cluster == nil || strings.Join(r.cluster.Addrs, ",") != "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002" {
+				t.Errorf("cluster options %+v", r.cluster)
+			}
+		}},
+		{"sentinel", map[string]any{"redis_sentinel_url": "redis://127.0.0.1:26379/1?master_name=mymaster&addr=127.0.0.1:26380"}, func(t *testing.T, r *replayConfig) {
+			if o := r.sentinel; o == nil || o.MasterName != "mymaster" || o.DB != 1 || strings.Join(o.SentinelAddrs, ",") != "127.0.0.1:26379,127.0.0.1:26380" {
+				t.Errorf("sentinel options %+v", o)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := goodConfig()
+			m["replay"] = tc.replay
+			cfg, err := parseConfig(strings.NewReader(marshalConfig(t, m)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, cfg.Replay)
+		})
+	}
+}
