@@ -56,6 +56,8 @@ type replayConfig struct {
 	// redis://sentinel:26379?master_name=NAME&addr=sentinel2:26379
 	// (go-redis ParseFailoverURL).
 	RedisSentinelURL string `json:"redis_sentinel_url"`
+	// SQL is a SQL database (replay/sqlstore); see sqlreplay.go.
+	SQL *sqlReplayConfig `json:"sql"`
 
 	// Derived by validate: at most one is set; none means memory.
 	redis    *redis.Options
@@ -71,8 +73,14 @@ func (r *replayConfig) validate() error {
 			named++
 		}
 	}
+	if r.SQL != nil {
+		named++
+	}
 	if named > 1 {
-		return configErrorf("replay", "give one of state_path, redis_url, redis_cluster_url or redis_sentinel_url")
+		return configErrorf("replay", "give one of state_path, redis_url, redis_cluster_url, redis_sentinel_url or sql")
+	}
+	if r.SQL != nil {
+		return r.SQL.validate()
 	}
 	var err error
 	switch {

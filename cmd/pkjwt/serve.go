@@ -50,6 +50,12 @@ The replay store (jti single use) is one of:
                                                        a Redis Cluster
   {"redis_sentinel_url": "redis://s1:26379?master_name=mymaster&addr=s2:26379"}
                                                        Sentinel failover
+  {"sql": {"driver": "pgx", "dsn": "postgres://user:pass@host/db"}}
+  {"sql": {"driver": "mysql", "dsn": "user:pass@tcp(host:3306)/db"}}
+  {"sql": {"driver": "sqlite", "dsn": "file:/var/lib/pkjwt/jti.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)"}}
+                                                       a SQL database; the
+      tables (pkjwt_jti, pkjwt_jti_meta; "table" renames them) are created
+      at start if missing
 
 After the store lost claims (a crash, a Redis restart or flush), the server
 refuses for a while the assertions that may have been used before: those
@@ -117,6 +123,8 @@ func runServe(ctx context.Context, std stdio, args []string) error {
 func replayName(cfg *serverConfig) string {
 	rc := cfg.Replay
 	switch {
+	case rc != nil && rc.SQL != nil:
+		return rc.SQL.name()
 	case rc == nil || rc.StatePath == "" && rc.redis == nil && rc.cluster == nil && rc.sentinel == nil:
 		return "memory, state file " + defaultStatePath(cfg.Issuer)
 	case rc.redis != nil:

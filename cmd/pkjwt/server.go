@@ -106,6 +106,8 @@ func (s *server) replayStore(ctx context.Context, cfg *serverConfig, logger *slo
 	}
 	var rdb redis.UniversalClient
 	switch {
+	case rc.SQL != nil:
+		return s.sqlReplayStore(ctx, rc.SQL, logger)
 	case rc.redis != nil:
 		opts := *rc.redis
 		opts.ContextTimeoutEnabled = true

@@ -335,6 +335,18 @@ func (s *Server) stopLocked() {
 	s.cmd, s.exited = nil, nil
 }
 
+// Pids returns the process ids of the running server: the server and, on
+// Linux, every process it forked (PostgreSQL's backends), for reading their
+// CPU time. It returns nil for a stopped server.
+func (s *Server) Pids() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	return tree(s.cmd.Process.Pid)
+}
+
 // Backup copies the data directory of the stopped server (a cold backup)
 // and returns the copy's path, for [Server.Restore].
 func (s *Server) Backup() (string, error) {
