@@ -8,6 +8,8 @@
 //	baseline      bench/cmd/baseline: ParseForm + golang-jwt Parse, no other check
 //	pkjwt-memory  pkjwt serve, jti claims in process memory
 //	pkjwt-redis   pkjwt serve, jti claims in a redis-server it starts on a free port
+//	pkjwt-postgres  pkjwt serve, jti claims in a PostgreSQL it starts (internal/sqltest),
+//	              a new table per run (not in the default -targets)
 //	variant-*     the same with the -variant binary (a proposed change, say)
 //
 // Every run starts a fresh server process (a fresh memory store; Redis is
@@ -54,6 +56,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pkjwt/pkjwt/bench"
+	"github.com/pkjwt/pkjwt/internal/sqltest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
 	"github.com/pkjwt/pkjwt/replay/redisstore"
 )
@@ -92,7 +95,7 @@ func main() {
 			if *baselineBin == "" {
 				log.Fatal("-baseline is required for target baseline")
 			}
-		case "pkjwt-memory", "pkjwt-redis":
+		case "pkjwt-memory", "pkjwt-redis", "pkjwt-postgres":
 			if *pkjwtBin == "" {
 				log.Fatalf("-pkjwt is required for target %s", t)
 			}
@@ -134,6 +137,13 @@ func main() {
 		}
 	}
 
+	if slices.Contains(targets, "pkjwt-postgres") {
+		if pg, err = sqltest.StartPostgres(); err != nil {
+			log.Fatal(err)
+		}
+		defer pg.Close()
+	}
+
 	log.Printf("%d CPUs (%s), load average %s", runtime.NumCPU(), cpuModel(), loadavg())
 	log.Printf("%d clients (%s x %d), concurrency %d, %s per run, %d rounds", len(clients), *algsFlag, *perAlg, *concurrency, *duration, *rounds)
 
@@ -162,6 +172,13 @@ func main() {
 					log.Fatal(err)
 				}
 				cmd = []string{*pkjwtBin, "serve", "-config", redisCfg}
+			case "pkjwt-postgres":
+				// A table of its own per run: a new, empty store.
+				pgCfg, err := writeSQLConfig(memCfg, fmt.Sprintf("postgres-%d.json", round), pg.DSN(), fmt.Sprintf("jti_run_%d", round))
+				if err != nil {
+					log.Fatal(err)
+				}
+				cmd = []string{*pkjwtBin, "serve", "-config", pgCfg}
 			case "variant-memory":
 				cmd = []string{*variantBin, "serve", "-config", memCfg}
 			case "variant-redis":
@@ -199,6 +216,9 @@ func main() {
 }
 
 func redisNote(r result) string {
+	if r.Target == "pkjwt-postgres" {
+		return fmt.Sprintf(" + postgres %4.1f", r.DBCPUPerReq)
+	}
 	if !strings.HasSuffix(r.Target, "-redis") {
 		return ""
 	}
@@ -273,6 +293,7 @@ type result struct {
 	Max             time.Duration
 	ServerCPUPerReq float64 // µs of user+system CPU of the server per measured request
 	RedisCPUPerReq  float64 // the same for redis-server, pkjwt-redis only
+	DBCPUPerReq     float64 // the same for PostgreSQL (server and backends), pkjwt-postgres only
 	LoadAvg         string  // /proc/loadavg after the run
 	PoolExhausted   bool
 }
@@ -399,6 +420,12 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 			return res, err
 		}
 	}
+	var dbcpu0 time.Duration
+	if target == "pkjwt-postgres" {
+		if dbcpu0, err = treeCPU(pg.Pids()); err != nil {
+			return res, err
+		}
+	}
 	lat := make([][]time.Duration, *concurrency)
 	start := time.Now()
 	deadline := start.Add(*duration)
@@ -445,6 +472,13 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 			return res, err
 		}
 		res.RedisCPUPerReq = float64((rcpu1 - rcpu0).Microseconds()) / float64(len(all))
+	}
+	if target == "pkjwt-postgres" {
+		dbcpu1, err := treeCPU(pg.Pids())
+		if err != nil {
+			return res, err
+		}
+		res.DBCPUPerReq = float64((dbcpu1 - dbcpu0).Microseconds()) / float64(len(all))
 	}
 	res.LoadAvg = loadavg()
 	if res.Errors > 0 {
@@ -533,11 +567,11 @@ func printSummary(w io.Writer, targets []string, all []result) {
 			rps = append(rps, r.RPS)
 			p50, p90, p99 = append(p50, r.P50), append(p90, r.P90), append(p99, r.P99)
 			cpu = append(cpu, r.ServerCPUPerReq)
-			rcpu = append(rcpu, r.RedisCPUPerReq)
+			rcpu = append(rcpu, r.RedisCPUPerReq+r.DBCPUPerReq)
 			errs += r.Errors
 			if b, ok := rr["baseline"]; ok {
 				ratio = append(ratio, r.RPS/b.RPS)
-				cpuRatio = append(cpuRatio, (r.ServerCPUPerReq+r.RedisCPUPerReq)/b.ServerCPUPerReq)
+				cpuRatio = append(cpuRatio, (r.ServerCPUPerReq+r.RedisCPUPerReq+r.DBCPUPerReq)/b.ServerCPUPerReq)
 			}
 		}
 		if len(rps) == 0 {
@@ -552,11 +586,14 @@ func printSummary(w io.Writer, targets []string, all []result) {
 		if strings.HasSuffix(t, "-redis") {
 			cpuCell += fmt.Sprintf(" + redis %.0f", median(rcpu))
 		}
+		if t == "pkjwt-postgres" {
+			cpuCell += fmt.Sprintf(" + postgres %.0f", median(rcpu))
+		}
 		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %d |\n", t, ratioCell, cpuRatioCell, median(rps),
 			fmtDur(medianDur(p50)), fmtDur(medianDur(p90)), fmtDur(medianDur(p99)), cpuCell, errs)
 	}
 	fmt.Fprintf(w, "\nMedians of %d rounds; ratios are per round, then the median (min-max in brackets).\n", len(byRound))
-	fmt.Fprintf(w, "CPU/req counts the server's user+system CPU per successful request (plus redis-server's for pkjwt-redis).\n")
+	fmt.Fprintf(w, "CPU/req counts the server's user+system CPU per successful request (plus redis-server's for pkjwt-redis, PostgreSQL's for pkjwt-postgres).\n")
 }
 
 func median(v []float64) float64 {
@@ -665,4 +702,39 @@ func (r *redisServer) provision() error {
 func (r *redisServer) stop() {
 	r.cmd.Process.Kill()
 	r.cmd.Wait()
+}
+
+// pg is the PostgreSQL of target pkjwt-postgres.
+var pg *sqltest.Server
+
+// writeSQLConfig writes a copy of the configuration file base with the
+// replay store in PostgreSQL (dsn, table) and returns its path.
+func writeSQLConfig(base, name, dsn, table string) (string, error) {
+	b, err := os.ReadFile(base)
+	if err != nil {
+		return "", err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return "", err
+	}
+	cfg["replay"] = map[string]any{"sql": map[string]string{"driver": "pgx", "dsn": dsn, "table": table}}
+	if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		return "", err
+	}
+	file := filepath.Join(filepath.Dir(base), name)
+	return file, os.WriteFile(file, b, 0o600)
+}
+
+// treeCPU sums the CPU time of pids (Linux).
+func treeCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		d, err := procCPU(pid)
+		if err != nil && pid == pids[0] {
+			return 0, err
+		}
+		sum += d // a backend that exited meanwhile counts 0
+	}
+	return sum, nil
 }
