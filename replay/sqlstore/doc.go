@@ -47,6 +47,11 @@
 //	INSERT INTO pkjwt_jti (k, exp_ms) VALUES (?, ?)
 //	ON DUPLICATE KEY UPDATE exp_ms = IF(exp_ms <= ?, VALUES(exp_ms), exp_ms)
 //
+// The claim statement is prepared once per connection. A claim that the
+// server aborts as a deadlock victim (MySQL error 1213, PostgreSQL 40P01 or
+// 40001; InnoDB can deadlock a claim against a cleanup batch) had no
+// effect and runs again, at most three times in all.
+//
 // The parameters are the stored key, the claim's until and the verifier's
 // now. The stored key is SHA-256 over a version tag and the verifier's key
 // (the client_id, length-prefixed, then the jti): 32 bytes whatever the
@@ -188,6 +193,15 @@
 // and the client may retry with a new assertion. Bound the pool
 // (db.SetMaxOpenConns) below the server's connection limit: a refused
 // connection is an error, not a wait.
+//
+// A claim that times out may still have been recorded: MariaDB finishes a
+// statement whose client has gone. The assertion is then used up although
+// the verifier refused it, which fails closed; the client signs a new one.
+//
+// The claims are as durable as the database's commits: settings that
+// acknowledge a commit before it is durable (PostgreSQL
+// synchronous_commit=off, MySQL innodb_flush_log_at_trx_commit other than
+// 1) lose the newest claims in a crash, which the store does not detect.
 //
 // For SQLite open the file with a busy timeout and WAL, such as
 // "file:jti.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)"

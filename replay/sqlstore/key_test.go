@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"encoding/hex"
+	"errors"
 	"testing"
 )
 
@@ -19,6 +20,23 @@ func TestStoredKeyStable(t *testing.T) {
 		got := hex.EncodeToString(storedKey(key))
 		if got != want {
 			t.Errorf("storedKey(%.20q) = %s, want %s", key, got, want)
+		}
+	}
+}
+
+// TestDeadlockErrors pins the texts the claim retries on: the deadlock
+// errors of go-sql-driver/mysql and pgx, and nothing else.
+func TestDeadlockErrors(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction": true,
+		"ERROR: deadlock detected (SQLSTATE 40P01)":                                              true,
+		"ERROR: could not serialize access due to concurrent update (SQLSTATE 40001)":            true,
+		"Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction":             false,
+		"ERROR: canceling statement due to statement timeout (SQLSTATE 57014)":                   false,
+		"driver: bad connection": false,
+	} {
+		if got := deadlock(errors.New(msg)); got != want {
+			t.Errorf("deadlock(%q) = %v, want %v", msg, got, want)
 		}
 	}
 }

@@ -126,6 +126,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.readEpoch(ctx); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
 	s.loaded.Store(true)
 	return nil
 }
@@ -157,10 +160,32 @@ func (s *Store) loadEpoch(ctx context.Context) error {
 			err = s.readEpoch(ctx)
 		}
 	}
+	if err == nil {
+		err = s.prepare(ctx)
+	}
 	if err != nil {
 		return err
 	}
 	s.loaded.Store(true)
+	return nil
+}
+
+// prepare prepares the claim statement once (database/sql prepares it
+// again on each connection as needed): go-sql-driver/mysql would otherwise
+// prepare and close it on every claim, an extra round trip. Called with
+// loadMu held.
+func (s *Store) prepare(ctx context.Context) error {
+	if s.claimStmt != nil {
+		return nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, s.claimSQL)
+	if err != nil {
+		if missingTable(err) {
+			return fmt.Errorf("%w: %w", ErrNotMigrated, err)
+		}
+		return err
+	}
+	s.claimStmt = stmt
 	return nil
 }
 
@@ -325,6 +350,11 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		s.stop()
 		s.wg.Wait()
+		s.loadMu.Lock()
+		defer s.loadMu.Unlock()
+		if s.claimStmt != nil {
+			s.claimStmt.Close()
+		}
 	})
 	return nil
 }

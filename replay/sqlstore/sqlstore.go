@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,7 @@ type Store struct {
 	log     *slog.Logger
 
 	claimSQL, pastSQL, cleanupSQL string
+	claimStmt                     *sql.Stmt // claimSQL, prepared at first use (under loadMu)
 	epochSQL, initEpochSQL        string
 	moveEpochSQL                  string
 
@@ -328,24 +330,12 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (epoch t
 		claimed bool
 		id      int64
 	)
-	switch s.dialect {
-	case Postgres:
-		err = s.db.QueryRowContext(ctx, s.claimSQL, k, untilMs, nowMs).Scan(&id)
-		claimed = err == nil
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
-		}
-	case MySQL:
-		claimed, id, err = s.claimMySQL(ctx, k, untilMs, nowMs)
-	case SQLite:
-		var res sql.Result
-		if res, err = s.db.ExecContext(ctx, s.claimSQL, k, untilMs, nowMs); err == nil {
-			var n int64
-			n, err = res.RowsAffected()
-			claimed = n == 1
-			if err == nil && n > 1 {
-				err = fmt.Errorf("%d rows affected, want 0 or 1", n)
-			}
+	// A deadlock victim's statement had no effect, so it is safe to run
+	// again; InnoDB picks the claim (one row) over a cleanup batch.
+	for attempt := 1; ; attempt++ {
+		claimed, id, err = s.exec(ctx, k, untilMs, nowMs)
+		if err == nil || attempt == maxAttempts || !deadlock(err) || ctx.Err() != nil {
+			break
 		}
 	}
 	switch {
@@ -360,6 +350,41 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (epoch t
 	return s.epoch(), nil
 }
 
+// maxAttempts bounds the runs of a claim statement that deadlocks.
+const maxAttempts = 3
+
+// exec runs the claim statement once: claimed tells whether it recorded
+// the key, id is the row's id when the dialect reports one.
+func (s *Store) exec(ctx context.Context, k []byte, untilMs, nowMs int64) (claimed bool, id int64, err error) {
+	switch s.dialect {
+	case Postgres:
+		err = s.claimStmt.QueryRowContext(ctx, k, untilMs, nowMs).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, 0, nil
+		}
+		return err == nil, id, err
+	case MySQL:
+		return s.claimMySQL(ctx, k, untilMs, nowMs)
+	}
+	res, err := s.claimStmt.ExecContext(ctx, k, untilMs, nowMs)
+	if err != nil {
+		return false, 0, err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n > 1 {
+		err = fmt.Errorf("%d rows affected, want 0 or 1", n)
+	}
+	return n == 1 && err == nil, 0, err
+}
+
+// deadlock reports whether err is a deadlock (or serialization failure)
+// reported by the server, by its text since the store imports no driver:
+// MySQL and MariaDB error 1213, PostgreSQL SQLSTATE 40P01 or 40001.
+func deadlock(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Error 1213 ") || strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
+}
+
 // claimMySQL runs the MySQL claim and reads the number of affected rows:
 // 1 for an insert, 2 for an expired row taken over, 0 for a live row left
 // alone. With the client flag CLIENT_FOUND_ROWS (go-sql-driver's
@@ -367,7 +392,7 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (epoch t
 // insert id, which MySQL sets for an inserted row alone, tells the two
 // apart. id is the new row's id, or 0 when an expired row was taken over.
 func (s *Store) claimMySQL(ctx context.Context, k []byte, untilMs, nowMs int64) (claimed bool, id int64, err error) {
-	res, err := s.db.ExecContext(ctx, s.claimSQL, k, untilMs, nowMs)
+	res, err := s.claimStmt.ExecContext(ctx, k, untilMs, nowMs)
 	if err != nil {
 		return false, 0, err
 	}
