@@ -87,8 +87,8 @@ type Store struct {
 	waitTimeout  time.Duration
 	logger       *slog.Logger
 
-	// floor is the latest loss the store detected itself, in Unix
-	// milliseconds (0: none); every claim's epoch is at least floor.
+	// floor is the latest epoch the store has seen in a marker or set
+	// itself, in Unix milliseconds (0: none); it is every claim's epoch.
 	floor atomic.Int64
 
 	// The checker's view of the primaries, guarded by checkMu.
@@ -216,9 +216,8 @@ func (s *Store) Provision(ctx context.Context) error {
 	return nil
 }
 
-// Epoch returns the latest loss the store detected through its checker
-// (zero if none). A Claim's epoch is the later of this and its hash tag's
-// marker.
+// Epoch returns the store's epoch as of its last claim or check: the
+// latest epoch marker it has read, or loss it has detected (zero if none).
 func (s *Store) Epoch() time.Time { return msTime(s.floor.Load()) }
 
 // keys returns the claim key and the epoch marker key of key: the claim key
@@ -285,7 +284,10 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (time.Ti
 	if created {
 		s.markerLost(marker)
 	}
-	epoch := msTime(max(marker, s.floor.Load()))
+	// The store's epoch is the latest it has seen in any tag: it never
+	// moves backward from one claim to the next.
+	s.raiseFloor(marker)
+	epoch := msTime(s.floor.Load())
 	if prev != nil && *prev != token {
 		return epoch, replay.ErrReplayed
 	}
