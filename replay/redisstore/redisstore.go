@@ -96,7 +96,8 @@ type Store struct {
 	known     map[string]nodeState
 	needsBump bool
 
-	lost chan struct{} // a claim recreated a marker: bump the others
+	lost       chan struct{} // a claim recreated a marker: bump the others
+	firstCheck chan struct{} // closed when the first check is over
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -166,6 +167,7 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		logger:       cfg.Logger,
 		done:         make(chan struct{}),
 		lost:         make(chan struct{}, 1),
+		firstCheck:   make(chan struct{}),
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -259,6 +261,17 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (time.Ti
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
+	}
+	select {
+	case <-s.firstCheck:
+	default:
+		// No claim before the first check: it may find that the primary
+		// is a promoted replica or restarted since its data was written.
+		select {
+		case <-s.firstCheck:
+		case <-ctx.Done():
+			return time.Time{}, claimError(ctx, ctx.Err())
+		}
 	}
 	var tok [16]byte
 	_, _ = rand.Read(tok[:]) // crypto/rand.Read never fails
