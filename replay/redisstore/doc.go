@@ -13,12 +13,14 @@
 //
 // # A claim
 //
-// A claim is one round trip: one EVALSHA of a short Lua script that reads
-// the epoch marker of the key's hash tag (see below) and runs
+// A claim is one round trip, a pipeline of two commands:
 //
 //	SET prefix{tag}sha256(key) token NX PXAT until-in-ms GET
+//	GET prefix{tag}epoch
 //
-// with a random 128-bit token. Redis sets the key only if it is absent
+// with a token unique to the claim (the store's random 128-bit id and a
+// counter); the second reads the epoch marker of the
+// key's hash tag (see below). Redis sets the key only if it is absent
 // (atomically, even in a cluster, since a key lives on one shard) and
 // deletes it at until, sent explicitly in milliseconds and rounded up. The
 // GET makes a claim idempotent: go-redis resends a command after a read
@@ -37,17 +39,18 @@
 //
 // # What is detected, and when
 //
-// Each hash tag has an epoch marker key in its claims' slot. The claim
-// script creates a missing marker with the server's time; the store then
-// raises its epoch and moves every other marker forward, so all stores
-// sharing the Redis see the loss. A checker goroutine (every CheckInterval,
+// Each hash tag has an epoch marker key in its claims' slot, read after the
+// claim, so that a loss before or during the claim shows as a missing
+// marker. The store then creates it with the current time (a second round
+// trip, only then), raises its epoch and moves every other marker forward,
+// so all stores sharing the Redis see the loss. A checker goroutine (every CheckInterval,
 // 1 s by default, and before the store's first claim) reads INFO from every
 // primary and keeps, in a key of the data each primary serves, the run_id
 // that data was last seen with. The store's epoch moves forward when:
 //
 //   - Redis restarted without its data, was flushed (FLUSHALL, FLUSHDB), or
-//     evicted a marker: at the first claim in the affected tag, in the same
-//     round trip; every tag follows within a few milliseconds.
+//     evicted a marker: at the first claim in the affected tag, from the
+//     same round trip; every tag follows within a few milliseconds.
 //   - A primary restarted and reloaded persisted data (RDB or AOF, which may
 //     miss the newest claims), or a replica was promoted (a failover, which
 //     may miss writes the old primary acknowledged): its run_id differs
@@ -81,8 +84,9 @@
 //     WaitReplicas makes each claim wait for replicas (Redis WAIT), which
 //     narrows that window (it does not close it: WAIT does not make Redis
 //     strongly consistent) at the cost of a replication round trip.
-//   - A dedicated database or Prefix, and the ACL commands INFO, EVALSHA,
-//     EVAL, SET, GET, and CLUSTER SLOTS in a cluster.
+//   - A dedicated database or Prefix, and the ACL commands SET, GET, INFO,
+//     EVAL (moving markers forward), WAIT with WaitReplicas, and CLUSTER
+//     SLOTS in a cluster.
 //
 // Redis expires keys by its own clock, so keep it in sync (NTP) with the
 // servers that compute until.
