@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,20 +170,24 @@ func (s *Store) nodes(ctx context.Context) (map[string]nodeState, string, error)
 	}); err != nil {
 		return nil, "", err
 	}
-	slots, err := cc.ClusterSlots(ctx).Result()
+	shards, err := cc.ClusterShards(ctx).Result()
 	if err != nil {
 		return nil, "", err
 	}
 	out := map[string]nodeState{}
-	for _, r := range slots {
-		if len(r.Nodes) == 0 {
-			continue
+	for _, sh := range shards {
+		for _, n := range sh.Nodes {
+			if n.Role != "master" {
+				continue
+			}
+			addr := net.JoinHostPort(n.Endpoint, strconv.FormatInt(n.Port, 10))
+			for _, r := range sh.Slots {
+				out[strconv.FormatInt(r.Start, 10)+"-"+strconv.FormatInt(r.End, 10)] = parseInfo(addr, infos[addr])
+			}
 		}
-		addr := r.Nodes[0].Addr
-		out[strconv.Itoa(r.Start)+"-"+strconv.Itoa(r.End)] = parseInfo(addr, infos[addr])
 	}
 	if len(out) == 0 {
-		return nil, "", errors.New("redisstore: CLUSTER SLOTS lists no slots")
+		return nil, "", errors.New("redisstore: CLUSTER SHARDS lists no slots")
 	}
 	return out, why, nil
 }

@@ -86,7 +86,7 @@
 //     strongly consistent) at the cost of a replication round trip.
 //   - A dedicated database or Prefix, and the ACL commands SET, GET, INFO,
 //     EVAL (moving markers forward), WAIT with WaitReplicas, and CLUSTER
-//     SLOTS in a cluster.
+//     SHARDS in a cluster.
 //
 // Redis expires keys by its own clock, so keep it in sync (NTP) with the
 // servers that compute until.
