@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ func (s *Store) checker(interval time.Duration) {
 	if interval > 0 {
 		run(s.checkLocked)
 	}
+	close(s.firstCheck)
 	for {
 		select {
 		case <-s.done:
@@ -66,11 +68,10 @@ func (s *Store) check(ctx context.Context) error {
 }
 
 func (s *Store) checkLocked(ctx context.Context) error {
-	now, err := s.nodes(ctx)
+	now, why, err := s.nodes(ctx)
 	if err != nil {
 		return err
 	}
-	var why string
 	for part, n := range now {
 		old, ok := s.known[part]
 		switch {
@@ -118,46 +119,95 @@ func (s *Store) markerLost(ms int64) {
 	}
 }
 
-// nodes returns the state of the primary of each part of the keyspace.
-func (s *Store) nodes(ctx context.Context) (map[string]nodeState, error) {
+// nodes returns the state of the primary of each part of the keyspace. It
+// also compares each primary's run_id with the one recorded in the data it
+// serves (a key written by the last check, which replicas copy and
+// persistence keeps), and reports a mismatch: that primary restarted or is
+// a promoted replica, even if this store never saw it before.
+func (s *Store) nodes(ctx context.Context) (map[string]nodeState, string, error) {
 	cc, ok := s.client.(*redis.ClusterClient)
 	if !ok {
 		info, err := s.client.Info(ctx, "server", "replication", "stats").Result()
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return map[string]nodeState{"": parseInfo("", info)}, nil
+		n := parseInfo("", info)
+		why, err := s.recordRunID(ctx, s.tag(0)+"node", n.runID)
+		return map[string]nodeState{"": n}, why, err
 	}
 	var mu sync.Mutex
 	infos := map[string]string{}
+	var why string
 	if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 		info, err := c.Info(ctx, "server", "replication", "stats").Result()
 		if err != nil {
 			return err
 		}
+		addr := c.Options().Addr
+		// A tag whose slot this primary serves holds its record.
+		for i := range tags {
+			m, err := cc.MasterForKey(ctx, s.tag(i))
+			if err != nil {
+				return err
+			}
+			if m.Options().Addr == addr {
+				w, err := s.recordRunID(ctx, s.tag(i)+"node", parseInfo(addr, info).runID)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				if w != "" {
+					why = w
+				}
+				mu.Unlock()
+				break
+			}
+		}
 		mu.Lock()
-		infos[c.Options().Addr] = info
+		infos[addr] = info
 		mu.Unlock()
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	slots, err := cc.ClusterSlots(ctx).Result()
+	shards, err := cc.ClusterShards(ctx).Result()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out := map[string]nodeState{}
-	for _, r := range slots {
-		if len(r.Nodes) == 0 {
-			continue
+	for _, sh := range shards {
+		for _, n := range sh.Nodes {
+			if n.Role != "master" {
+				continue
+			}
+			addr := net.JoinHostPort(n.Endpoint, strconv.FormatInt(n.Port, 10))
+			for _, r := range sh.Slots {
+				out[strconv.FormatInt(r.Start, 10)+"-"+strconv.FormatInt(r.End, 10)] = parseInfo(addr, infos[addr])
+			}
 		}
-		addr := r.Nodes[0].Addr
-		out[strconv.Itoa(r.Start)+"-"+strconv.Itoa(r.End)] = parseInfo(addr, infos[addr])
 	}
 	if len(out) == 0 {
-		return nil, errors.New("redisstore: CLUSTER SLOTS lists no slots")
+		return nil, "", errors.New("redisstore: CLUSTER SHARDS lists no slots")
 	}
-	return out, nil
+	return out, why, nil
+}
+
+// recordRunID swaps runID into key and reports a loss when key held
+// another run_id.
+func (s *Store) recordRunID(ctx context.Context, key, runID string) (string, error) {
+	if runID == "" {
+		return "", errors.New("redisstore: INFO gave no run_id")
+	}
+	old, err := s.client.SetArgs(ctx, key, runID, redis.SetArgs{Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", err
+	case old != runID:
+		return "primary restarted or replaced by a replica (its run_id differs from the one its data was last seen with)", nil
+	}
+	return "", nil
 }
 
 // parseInfo reads run_id, master_replid and evicted_keys from an INFO

@@ -24,6 +24,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer store.Close() // stops its checker goroutine
 
 	// The verifier does this for each assertion, with key = client_id+jti.
 	until := time.Now().Add(5 * time.Minute)

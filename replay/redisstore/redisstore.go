@@ -87,8 +87,12 @@ type Store struct {
 	waitTimeout  time.Duration
 	logger       *slog.Logger
 
-	// floor is the latest loss the store detected itself, in Unix
-	// milliseconds (0: none); every claim's epoch is at least floor.
+	// id (128 random bits, hex) and claims make each claim's token.
+	id     string
+	claims atomic.Uint64
+
+	// floor is the latest epoch the store has seen in a marker or set
+	// itself, in Unix milliseconds (0: none); it is every claim's epoch.
 	floor atomic.Int64
 
 	// The checker's view of the primaries, guarded by checkMu.
@@ -96,7 +100,8 @@ type Store struct {
 	known     map[string]nodeState
 	needsBump bool
 
-	lost chan struct{} // a claim recreated a marker: bump the others
+	lost       chan struct{} // a claim recreated a marker: bump the others
+	firstCheck chan struct{} // closed when the first check is over
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -104,25 +109,6 @@ type Store struct {
 }
 
 var _ replay.Store = (*Store)(nil)
-
-// claimScript claims KEYS[1] with the random token ARGV[1] until ARGV[2]
-// (Unix ms), after reading the epoch marker KEYS[2] of the same hash tag,
-// which it creates with the server's time when it is missing (the tag's
-// data was lost, or this is the first claim). It returns the marker, the
-// value the claim key held before (nil if none: nil or our own token, from a
-// retried write, is a first use) and 1 if it created the marker.
-var claimScript = redis.NewScript(`
-local m = redis.call('GET', KEYS[2])
-local created = 0
-if not m then
-	local t = redis.call('TIME')
-	m = tostring(t[1] * 1000 + math.floor(t[2] / 1000))
-	redis.call('SET', KEYS[2], m)
-	created = 1
-end
-local prev = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2], 'GET')
-return {m, prev, created}
-`)
 
 // bumpScript moves the epoch marker KEYS[1] forward to ARGV[1] (Unix ms),
 // never backward, and returns it.
@@ -166,7 +152,11 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		logger:       cfg.Logger,
 		done:         make(chan struct{}),
 		lost:         make(chan struct{}, 1),
+		firstCheck:   make(chan struct{}),
 	}
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	s.id = hex.EncodeToString(id[:]) + "."
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -216,9 +206,8 @@ func (s *Store) Provision(ctx context.Context) error {
 	return nil
 }
 
-// Epoch returns the latest loss the store detected through its checker
-// (zero if none). A Claim's epoch is the later of this and its hash tag's
-// marker.
+// Epoch returns the store's epoch as of its last claim or check: the
+// latest epoch marker it has read, or loss it has detected (zero if none).
 func (s *Store) Epoch() time.Time { return msTime(s.floor.Load()) }
 
 // keys returns the claim key and the epoch marker key of key: the claim key
@@ -261,75 +250,117 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (time.Ti
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	var tok [16]byte
-	_, _ = rand.Read(tok[:]) // crypto/rand.Read never fails
-	token := hex.EncodeToString(tok[:])
-	claimKey, markerKey := s.keys(key)
-	keys := []string{claimKey, markerKey}
-	args := []any{token, expireAtMillis(until)}
-
-	var reply any
-	var err error
-	if s.waitReplicas > 0 {
-		reply, err = s.claimAndWait(ctx, claimKey, keys, args)
-	} else {
-		reply, err = claimScript.Run(ctx, s.client, keys, args...).Result()
+	select {
+	case <-s.firstCheck:
+	default:
+		// No claim before the first check: it may find that the primary
+		// is a promoted replica or restarted since its data was written.
+		select {
+		case <-s.firstCheck:
+		case <-ctx.Done():
+			return time.Time{}, claimError(ctx, ctx.Err())
+		}
 	}
+	// Unique to this claim: the store's random id and a counter.
+	token := s.id + strconv.FormatUint(s.claims.Add(1), 36)
+	claimKey, markerKey := s.keys(key)
+
+	// One round trip: the claim first, then the marker of its tag. A loss
+	// between the two shows as a missing marker; a loss before the claim
+	// too, so a claim that succeeds only because Redis forgot the key is
+	// never reported against an old epoch.
+	var pipe redis.Pipeliner
+	if s.waitReplicas > 0 {
+		node, err := s.node(ctx, claimKey)
+		if err != nil {
+			return time.Time{}, claimError(ctx, err)
+		}
+		pipe = node.Pipeline()
+	} else {
+		pipe = s.client.Pipeline()
+	}
+	set := pipe.Do(ctx, "set", claimKey, token, "nx", "pxat", expireAtMillis(until), "get")
+	get := pipe.Get(ctx, markerKey)
+	var wait *redis.Cmd
+	if s.waitReplicas > 0 {
+		wait = pipe.Do(ctx, "wait", s.waitReplicas, max(s.waitTimeout.Milliseconds(), 1))
+	}
+	_, _ = pipe.Exec(ctx) // each command's error is checked below
+
+	prev, err := set.Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		prev = ""
+	case err != nil:
+		return time.Time{}, claimError(ctx, err)
+	}
+	if wait != nil {
+		n, err := wait.Int64()
+		if err != nil {
+			return time.Time{}, claimError(ctx, err)
+		}
+		if int(n) < s.waitReplicas {
+			return time.Time{}, fmt.Errorf("redisstore: claim acknowledged by %d replicas, want %d", n, s.waitReplicas)
+		}
+	}
+	marker, err := s.marker(ctx, markerKey, get)
 	if err != nil {
 		return time.Time{}, claimError(ctx, err)
 	}
-	marker, prev, created, err := parseReply(reply)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if created {
-		s.markerLost(marker)
-	}
-	epoch := msTime(max(marker, s.floor.Load()))
-	if prev != nil && *prev != token {
+	// The store's epoch is the latest it has seen in any tag: it never
+	// moves backward from one claim to the next.
+	s.raiseFloor(marker)
+	epoch := msTime(s.floor.Load())
+	if prev != "" && prev != token {
 		return epoch, replay.ErrReplayed
 	}
 	return epoch, nil
 }
 
-// claimAndWait runs the claim script and WAIT on one connection of the
-// key's primary, in one round trip.
-func (s *Store) claimAndWait(ctx context.Context, claimKey string, keys []string, args []any) (any, error) {
-	node, ok := s.client.(interface {
-		Pipeline() redis.Pipeliner
-	})
-	if cc, isCluster := s.client.(*redis.ClusterClient); isCluster {
-		c, err := cc.MasterForKey(ctx, claimKey)
+// node returns a client of the primary that serves key, for commands that
+// must share the claim's connection (WAIT).
+func (s *Store) node(ctx context.Context, key string) (interface{ Pipeline() redis.Pipeliner }, error) {
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		return c.MasterForKey(ctx, key)
+	case *redis.Client:
+		return c, nil
+	}
+	return nil, errors.New("redisstore: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
+}
+
+// marker returns the epoch marker get read, in Unix ms. A missing marker
+// means the tag lost its data (or Redis is new): marker creates it with the
+// current time, unless another store just did, and reports the loss.
+func (s *Store) marker(ctx context.Context, key string, get *redis.StringCmd) (int64, error) {
+	v, err := get.Result()
+	if errors.Is(err, redis.Nil) {
+		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		v, err = s.client.SetArgs(ctx, key, now, redis.SetArgs{Mode: "NX", Get: true}).Result()
+		if errors.Is(err, redis.Nil) {
+			v, err = now, nil
+		}
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		node, ok = c, true
-	}
-	if !ok {
-		return nil, errors.New("redisstore: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
-	}
-	run := func(eval func(p redis.Pipeliner) *redis.Cmd) (any, error) {
-		p := node.Pipeline()
-		cmd := eval(p)
-		wait := p.Do(ctx, "wait", s.waitReplicas, max(s.waitTimeout.Milliseconds(), 1))
-		_, _ = p.Exec(ctx)
-		if err := cmd.Err(); err != nil {
-			return nil, err
+		ms, perr := parseMarker(v)
+		if perr == nil {
+			s.markerLost(ms)
 		}
-		n, err := wait.Int64()
-		if err != nil {
-			return nil, err
-		}
-		if int(n) < s.waitReplicas {
-			return nil, fmt.Errorf("redisstore: claim acknowledged by %d replicas, want %d", n, s.waitReplicas)
-		}
-		return cmd.Val(), nil
+		return ms, perr
 	}
-	reply, err := run(func(p redis.Pipeliner) *redis.Cmd { return claimScript.EvalSha(ctx, p, keys, args...) })
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		reply, err = run(func(p redis.Pipeliner) *redis.Cmd { return claimScript.Eval(ctx, p, keys, args...) })
+	if err != nil {
+		return 0, err
 	}
-	return reply, err
+	return parseMarker(v)
+}
+
+func parseMarker(v string) (int64, error) {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 {
+		return 0, fmt.Errorf("redisstore: bad epoch marker %q", v)
+	}
+	return ms, nil
 }
 
 func claimError(ctx context.Context, err error) error {
@@ -338,35 +369,6 @@ func claimError(ctx context.Context, err error) error {
 		return fmt.Errorf("redisstore: claim: %w: %w", cerr, err)
 	}
 	return fmt.Errorf("redisstore: claim: %w", err)
-}
-
-// parseReply reads the claim script's {marker, previous value, created}
-// reply.
-func parseReply(reply any) (marker int64, prev *string, created bool, err error) {
-	a, ok := reply.([]any)
-	if !ok || len(a) != 3 {
-		return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected reply %T", reply)
-	}
-	m, ok := a[0].(string)
-	if !ok {
-		return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected epoch marker %T", a[0])
-	}
-	marker, err = strconv.ParseInt(m, 10, 64)
-	if err != nil || marker < 0 {
-		return 0, nil, false, fmt.Errorf("redisstore: claim: bad epoch marker %q", m)
-	}
-	if a[1] != nil {
-		p, ok := a[1].(string)
-		if !ok {
-			return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected previous value %T", a[1])
-		}
-		prev = &p
-	}
-	c, ok := a[2].(int64)
-	if !ok {
-		return 0, nil, false, fmt.Errorf("redisstore: claim: unexpected reply %T", a[2])
-	}
-	return marker, prev, c == 1, nil
 }
 
 // ctxErr is ctx.Err(), except that it already reports a deadline that has

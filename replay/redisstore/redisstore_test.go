@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,4 +237,92 @@ func BenchmarkClaim(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkClaimDetection compares, in one run against one local
+// redis-server, today's claim (one SET NX PXAT, what this package sent
+// before the epoch existed) with the store's claim (one pipeline: SET NX
+// PXAT GET with a token, then GET of the epoch marker), and with
+// WaitReplicas: 1 (WAIT in the same pipeline) against a
+// replica of that server. Parallel goroutines share one client.
+func BenchmarkClaimDetection(b *testing.B) {
+	primary := redistest.StartArgs(b, "--repl-diskless-sync-delay", "0")
+	port := primary.Addr()[strings.LastIndexByte(primary.Addr(), ':')+1:]
+	replica := redistest.StartArgs(b, "--replicaof", "127.0.0.1", port)
+	rdb := newClient(b, primary)
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		info, _ := replica.Do("INFO", "replication")
+		if strings.Contains(info, "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("replica not in sync")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	store := newStore(b, rdb, redisstore.Config{})
+	waiting := newStore(b, rdb, redisstore.Config{WaitReplicas: 1, WaitTimeout: time.Second})
+	for _, s := range []*redisstore.Store{store, waiting} {
+		if err := s.Provision(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	today := func(ctx context.Context, key string, until time.Time) error {
+		ok, err := rdb.Do(ctx, "set", "today:"+key, "1", "nx", "pxat", until.UnixMilli()+1).Result()
+		if err == nil && ok != "OK" {
+			err = errors.New("not claimed")
+		}
+		return err
+	}
+	claim := func(s *redisstore.Store) func(ctx context.Context, key string, until time.Time) error {
+		return func(ctx context.Context, key string, until time.Time) error {
+			_, err := s.Claim(ctx, key, until)
+			return err
+		}
+	}
+	var goroutine atomic.Int64
+	for _, tc := range []struct {
+		name  string
+		claim func(ctx context.Context, key string, until time.Time) error
+	}{{"today-SET-NX", today}, {"detection", claim(store)}, {"detection+WAIT1", claim(waiting)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			until := time.Now().Add(time.Minute)
+			cpu0 := benchCPU(b, primary, replica)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				prefix := tc.name + "8:client-1jti-" + strconv.FormatInt(goroutine.Add(1), 36) + "-"
+				for i := 0; pb.Next(); i++ {
+					if err := tc.claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			// On a shared machine wall time mostly measures the neighbours;
+			// CPU time (this process, the primary and its replica) much
+			// less so.
+			b.ReportMetric(float64(benchCPU(b, primary, replica)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// benchCPU returns the CPU time used so far by this process and the given
+// redis-servers.
+func benchCPU(b *testing.B, servers ...*redistest.Server) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, s := range servers {
+		d, err := s.CPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d
+	}
+	return total
 }

@@ -1,0 +1,170 @@
+package redisstore_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pkjwt/pkjwt/internal/redistest"
+	"github.com/pkjwt/pkjwt/replay/redisstore"
+	"github.com/pkjwt/pkjwt/verify"
+)
+
+// linkProxy forwards TCP to target; once stalled, it drops everything in
+// both directions, as a replication link that stopped delivering would.
+type linkProxy struct {
+	ln      net.Listener
+	target  string
+	stalled atomic.Bool
+	wg      sync.WaitGroup
+}
+
+func startLinkProxy(t *testing.T, target string) *linkProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{ln: ln, target: target}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Go(func() { p.pipe(c) })
+		}
+	})
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+func (p *linkProxy) pipe(c net.Conn) {
+	defer c.Close()
+	r, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	copyUnlessStalled := func(dst, src net.Conn) {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 && !p.stalled.Load() {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	// When either side ends, close both, so that the other copy ends too.
+	done := make(chan struct{})
+	go func() { copyUnlessStalled(r, c); c.Close(); r.Close(); close(done) }()
+	copyUnlessStalled(c, r)
+	c.Close()
+	r.Close()
+	<-done
+}
+
+// TestFailoverToStaleReplica: a claim acknowledged by the primary but not
+// replicated (the replica's link stalled), the primary killed, the replica
+// promoted, a verifier pointed at it: the claimed assertion is refused.
+func TestFailoverToStaleReplica(t *testing.T) {
+	ctx := context.Background()
+	// Full resynchronisation at once, not after the default 5 s delay.
+	primary := redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
+	link := startLinkProxy(t, primary.Addr())
+	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
+	replica := redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
+	waitLinkUp(t, replica)
+
+	// A store that checks (the default) records the primary's run_id in
+	// its data, which the replica copies.
+	store := newStore(t, newClient(t, primary), redisstore.Config{})
+	v := epochNode(t, store)
+	replicated, unreplicated := mint(), mint()
+	if _, err := v.Verify(ctx, replicated); err != nil {
+		t.Fatal(err)
+	}
+	// Everything so far (markers, the run_id record, the first claim)
+	// reaches the replica.
+	if n, err := primary.Do("WAIT", "1", "5000"); err != nil || n != "1" {
+		t.Fatalf("WAIT 1: %s, %v", n, err)
+	}
+
+	link.stalled.Store(true)
+	if _, err := v.Verify(ctx, unreplicated); err != nil {
+		t.Fatalf("use acknowledged by the primary: %v", err)
+	}
+	primary.Stop()
+	if _, err := replica.Do("REPLICAOF", "NO", "ONE"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A verifier pointed at the promoted replica, as after a Sentinel
+	// failover or a DNS switch: a store that never saw the old primary.
+	promoted := newStore(t, newClient(t, replica), redisstore.Config{})
+	keys := mustKeys(t)
+	pv, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, promoted, &verify.Config{Leeway: testLeeway})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pv.Verify(ctx, unreplicated)
+	wantReason(t, "replay of the claim the failover lost", err, verify.ErrReplayEpoch, "replay_epoch")
+	_, err = pv.Verify(ctx, replicated)
+	wantReason(t, "replay of a replicated claim", err, verify.ErrReplayed, "replayed")
+	afterLeeway(promoted.Epoch())
+	wantAccepted(t, "fresh assertion after the failover", pv, mint())
+}
+
+func waitLinkUp(t *testing.T, replica *redistest.Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := replica.Do("INFO", "replication")
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replication link not up after 10s: %v\n%s", err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWaitReplicas: with WaitReplicas, a claim fails (closed) when no
+// replica acknowledges it, and succeeds when one does.
+func TestWaitReplicas(t *testing.T) {
+	ctx := context.Background()
+	// Full resynchronisation at once, not after the default 5 s delay.
+	primary := redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
+	link := startLinkProxy(t, primary.Addr())
+	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
+	replica := redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
+	waitLinkUp(t, replica)
+
+	s := newStore(t, newClient(t, primary), redisstore.Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond, CheckInterval: -1})
+	for i := range 3 {
+		if _, err := s.Claim(ctx, "k"+strconv.Itoa(i), time.Now().Add(time.Minute)); err != nil {
+			t.Fatalf("claim %d with a live replica: %v", i, err)
+		}
+	}
+	link.stalled.Store(true)
+	_, err := s.Claim(ctx, "stalled", time.Now().Add(time.Minute))
+	wantDown(t, "claim no replica acknowledged", err)
+	if !strings.Contains(err.Error(), "acknowledged by 0 replicas") {
+		t.Errorf("claim no replica acknowledged: %v, want it to say so", err)
+	}
+
+	if _, err := redisstore.New(newClient(t, primary), redisstore.Config{WaitReplicas: -1}); err == nil {
+		t.Error("New with negative WaitReplicas: nil error")
+	}
+}
