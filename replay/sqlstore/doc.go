@@ -47,6 +47,16 @@
 //	INSERT INTO pkjwt_jti (k, exp_ms) VALUES (?, ?)
 //	ON DUPLICATE KEY UPDATE exp_ms = IF(exp_ms <= ?, VALUES(exp_ms), exp_ms)
 //
+// On PostgreSQL, concurrent claims share a statement: a claim that arrives
+// while four claim statements are running waits for the next, which
+// carries every claim queued by then (Config.MaxBatch, 64 by default) as
+// rows of one INSERT ... VALUES (...), (...) with the same ON CONFLICT
+// clause and RETURNING k, id; the keys it returns are the claimed ones. A
+// claim that finds the store idle goes at once, alone. Each row is decided
+// as in the single-row statement; two claims of one key never share a
+// statement (the later one shares the earlier's outcome and cannot win).
+// A busy server thus makes one round trip and one commit for many claims.
+//
 // The claim statement is prepared once per connection. A claim that the
 // server aborts as a deadlock victim (MySQL error 1213, PostgreSQL 40P01 or
 // 40001; InnoDB can deadlock a claim against a cleanup batch) had no

@@ -243,25 +243,29 @@ func (s *Store) MoveEpoch(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-// rollback checks the id of a claim for a database that went back in time.
+// rollback checks the ids of a claim statement, low to high, for a
+// database that went back in time.
 //
 // Ids come from a sequence (PostgreSQL identity, MySQL AUTO_INCREMENT)
 // that only grows, and before is the highest id any claim of this store
-// had seen when this one was sent; a new row is numbered after that. An id
-// not above before means the sequence went back: the database was restored
-// from an older backup, failed over to a replica that had not received the
-// newest rows, or the table was dropped and created again. Claims it held
-// may be lost, so the epoch moves to now, here and in the metadata row.
-func (s *Store) rollback(ctx context.Context, before, id int64) {
-	if id > before {
+// had seen when this statement was sent; a new row is numbered after that.
+// An id not above before means the sequence went back: the database was
+// restored from an older backup, failed over to a replica that had not
+// received the newest rows, or the table was dropped and created again.
+// Claims it held may be lost, so the epoch moves to now, here and in the
+// metadata row.
+func (s *Store) rollback(ctx context.Context, before, low, high int64) {
+	if low > before {
 		for {
 			old := s.maxID.Load()
-			if id <= old || s.maxID.CompareAndSwap(old, id) {
+			if high <= old || s.maxID.CompareAndSwap(old, high) {
 				return
 			}
 		}
 	}
-	s.maxID.Store(id) // the new timeline
+	id := low
+	s.maxID.Store(high) // the new timeline
+	s.maxID.Store(id)   // the new timeline
 	now := s.now()
 	nowMs := ceilMillis(now)
 	if s.raiseEpoch(nowMs) {
@@ -350,6 +354,9 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		s.stop()
 		s.wg.Wait()
+		if s.batcher != nil {
+			s.batcher.close()
+		}
 		s.loadMu.Lock()
 		defer s.loadMu.Unlock()
 		if s.claimStmt != nil {

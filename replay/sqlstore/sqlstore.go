@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -38,6 +39,7 @@ const (
 	DefaultTimeout         = 2 * time.Second
 	DefaultCleanupInterval = time.Minute
 	DefaultCleanupBatch    = 1000
+	DefaultMaxBatch        = 64
 )
 
 // Errors for errors.Is.
@@ -86,6 +88,18 @@ type Config struct {
 	// Correctness never depends on cleanup; only the table's size does.
 	CleanupInterval time.Duration
 
+	// MaxBatch is the most claims one PostgreSQL statement carries.
+	// Concurrent claims are combined: a claim that arrives while a few
+	// statements are running waits for the next, which carries every claim
+	// queued by then, so that a busy server makes one round trip and one
+	// commit for many claims. A claim that finds the store idle goes at
+	// once. MySQL and SQLite claim one key per statement (MySQL reports no
+	// per-row outcome; SQLite has one writer).
+	//
+	// Zero means DefaultMaxBatch. 1 sends every claim on its own. Negative
+	// is an error.
+	MaxBatch int
+
 	// CleanupBatch is the most rows one DELETE of the cleanup removes, so
 	// that no statement holds locks for long.
 	//
@@ -132,6 +146,7 @@ type Store struct {
 
 	claimSQL, pastSQL, cleanupSQL string
 	claimStmt                     *sql.Stmt // claimSQL, prepared at first use (under loadMu)
+	batcher                       *batcher  // PostgreSQL with MaxBatch > 1; nil otherwise
 	epochSQL, initEpochSQL        string
 	moveEpochSQL                  string
 
@@ -172,6 +187,9 @@ func New(db *sql.DB, dialect Dialect, cfg Config) (*Store, error) {
 	if cfg.CleanupBatch < 0 {
 		return nil, fmt.Errorf("sqlstore: negative CleanupBatch %d", cfg.CleanupBatch)
 	}
+	if cfg.MaxBatch < 0 {
+		return nil, fmt.Errorf("sqlstore: negative MaxBatch %d", cfg.MaxBatch)
+	}
 	s := &Store{
 		db:      db,
 		dialect: dialect,
@@ -191,6 +209,9 @@ func New(db *sql.DB, dialect Dialect, cfg Config) (*Store, error) {
 	}
 	if s.batch == 0 {
 		s.batch = DefaultCleanupBatch
+	}
+	if maxBatch := cmp.Or(cfg.MaxBatch, DefaultMaxBatch); dialect == Postgres && maxBatch > 1 {
+		s.batcher = newBatcher(s, maxBatch)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -330,12 +351,17 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (epoch t
 		claimed bool
 		id      int64
 	)
-	// A deadlock victim's statement had no effect, so it is safe to run
-	// again; InnoDB picks the claim (one row) over a cleanup batch.
-	for attempt := 1; ; attempt++ {
-		claimed, id, err = s.exec(ctx, k, untilMs, nowMs)
-		if err == nil || attempt == maxAttempts || !deadlock(err) || ctx.Err() != nil {
-			break
+	if s.batcher != nil {
+		// The batch checks its ids itself.
+		claimed, err = s.batcher.claim(ctx, k, untilMs)
+	} else {
+		// A deadlock victim's statement had no effect, so it is safe to run
+		// again; InnoDB picks the claim (one row) over a cleanup batch.
+		for attempt := 1; ; attempt++ {
+			claimed, id, err = s.exec(ctx, k, untilMs, nowMs)
+			if err == nil || attempt == maxAttempts || !deadlock(err) || ctx.Err() != nil {
+				break
+			}
 		}
 	}
 	switch {
@@ -345,7 +371,7 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (epoch t
 		return time.Time{}, replay.ErrReplayed
 	}
 	if id > 0 && s.detect {
-		s.rollback(ctx, before, id)
+		s.rollback(ctx, before, id, id)
 	}
 	return s.epoch(), nil
 }

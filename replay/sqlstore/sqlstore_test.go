@@ -23,16 +23,24 @@ import (
 // which changes what MySQL reports as affected rows) and a SQLite file.
 func TestConformance(t *testing.T) {
 	for _, b := range backends(t) {
-		dsns := map[string]string{b.name: b.dsn}
-		if b.dialect == sqlstore.MySQL {
-			dsns[b.name+"/clientFoundRows"] = b.dsn + "?clientFoundRows=true"
+		type variant struct {
+			dsn string
+			cfg sqlstore.Config
 		}
-		for name, dsn := range dsns {
+		variants := map[string]variant{b.name: {b.dsn, sqlstore.Config{Timeout: loadedTimeout}}}
+		switch b.dialect {
+		case sqlstore.MySQL:
+			variants[b.name+"/clientFoundRows"] = variant{b.dsn + "?clientFoundRows=true", sqlstore.Config{Timeout: loadedTimeout}}
+		case sqlstore.Postgres:
+			// Batched by default; also one claim per statement.
+			variants[b.name+"/MaxBatch=1"] = variant{b.dsn, sqlstore.Config{Timeout: loadedTimeout, MaxBatch: 1}}
+		}
+		for name, v := range variants {
 			t.Run(name, func(t *testing.T) {
-				db := openDB(t, b.dialect, dsn)
+				db := openDB(t, b.dialect, v.dsn)
 				newStore(t, db, b.dialect, sqlstore.Config{}) // migrate once
 				replaytest.Run(t, func(t *testing.T) replay.Store {
-					return newStore(t, db, b.dialect, sqlstore.Config{Timeout: loadedTimeout})
+					return newStore(t, db, b.dialect, v.cfg)
 				})
 			})
 		}
@@ -56,6 +64,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 		{"unknown dialect", db, "oracle", sqlstore.Config{}, `unknown dialect "oracle"`},
 		{"empty dialect", db, "", sqlstore.Config{}, `unknown dialect ""`},
 		{"negative batch", db, sqlstore.SQLite, sqlstore.Config{CleanupBatch: -1}, "negative CleanupBatch"},
+		{"negative MaxBatch", db, sqlstore.Postgres, sqlstore.Config{MaxBatch: -1}, "negative MaxBatch"},
 		{"injection", db, sqlstore.SQLite, sqlstore.Config{Table: "jti; DROP TABLE users"}, "invalid table name"},
 		{"quoted", db, sqlstore.SQLite, sqlstore.Config{Table: `"jti"`}, "invalid table name"},
 		{"schema-qualified", db, sqlstore.SQLite, sqlstore.Config{Table: "public.jti"}, "invalid table name"},
