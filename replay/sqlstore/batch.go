@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // batchParallel is how many batch statements may run at once: more
@@ -29,6 +30,8 @@ type batcher struct {
 	max   int
 	slots chan struct{}
 	wg    sync.WaitGroup
+
+	statements atomic.Int64 // batch statements sent, for tests
 
 	mu     sync.Mutex
 	queue  []*pending
@@ -171,6 +174,7 @@ func (b *batcher) exec(ctx context.Context, batch []*pending) (map[string]bool, 
 	}
 	for attempt := 1; ; attempt++ {
 		before := s.maxID.Load()
+		b.statements.Add(1)
 		claimed, low, high, err := query(ctx, stmt, args)
 		if err == nil {
 			if high > 0 && s.detect {

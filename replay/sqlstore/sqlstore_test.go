@@ -551,3 +551,75 @@ func TestCleanupGoroutine(t *testing.T) {
 		t.Fatalf("the cleanup goroutine outlives Close:\n%s", stacks)
 	}
 }
+
+// TestBatching freezes PostgreSQL while claims arrive, so that four claim
+// statements wait on it and 100 more claims queue: once it resumes, the
+// queued claims go in a few multi-row statements, and each is decided as
+// alone (fresh keys claimed, a key claimed before refused, ten racing
+// claims of one key won once).
+func TestBatching(t *testing.T) {
+	pg := sqltest.Postgres(t)
+	s := newStore(t, openDB(t, sqlstore.Postgres, pg.DSN()), sqlstore.Postgres, sqlstore.Config{Timeout: loadedTimeout})
+	until := time.Now().Add(time.Hour)
+	wantNil(t, "before", claim(s, "claimed", until))
+	sent := sqlstore.BatchStatements(s)
+
+	if err := pg.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(map[string][]error)
+	var mu sync.Mutex
+	do := func(key string) {
+		wg.Go(func() {
+			err := claim(s, key, until)
+			mu.Lock()
+			errs[key] = append(errs[key], err)
+			mu.Unlock()
+		})
+	}
+	for i := range 4 { // the four statements the paused server holds
+		do(fmt.Sprintf("first-%d", i))
+	}
+	time.Sleep(200 * time.Millisecond)
+	for i := range 89 {
+		do(fmt.Sprintf("queued-%d", i))
+	}
+	do("claimed")
+	for range 10 {
+		do("contended")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	for key, es := range errs {
+		switch key {
+		case "claimed":
+			wantReplayed(t, key, es[0])
+		case "contended":
+			won := 0
+			for _, err := range es {
+				if err == nil {
+					won++
+				} else {
+					wantReplayed(t, key, err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d of 10 racing claims of one key won, want 1", won)
+			}
+		default:
+			wantNil(t, key, es[0])
+		}
+	}
+	// 4 statements, then the 100 queued claims in 64-row statements (the
+	// racing claims of one key ride along with the first).
+	if n := sqlstore.BatchStatements(s) - sent; n > 8 {
+		t.Errorf("%d statements for 104 claims, want at most 8", n)
+	} else {
+		t.Logf("%d statements for 104 claims", n)
+	}
+}
