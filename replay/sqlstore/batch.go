@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,6 +169,9 @@ func (b *batcher) exec(ctx context.Context, batch []*pending) (map[string]bool, 
 	if err != nil {
 		return nil, err
 	}
+	// Rows in key order: concurrent statements then lock common keys in
+	// the same order and cannot deadlock on each other.
+	slices.SortFunc(batch, func(a, b *pending) int { return bytes.Compare(a.k, b.k) })
 	args := make([]any, 0, 1+2*len(batch))
 	args = append(args, s.now().UnixMilli())
 	for _, p := range batch {

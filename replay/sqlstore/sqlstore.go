@@ -23,13 +23,13 @@ type Dialect string
 
 // The supported dialects.
 const (
-	// Postgres is PostgreSQL 12 or later (driver: github.com/jackc/pgx/v5/stdlib).
+	// Postgres is PostgreSQL 12 or later (tested: 15, with
+	// github.com/jackc/pgx/v5/stdlib).
 	Postgres Dialect = "postgres"
-	// MySQL is MySQL 8 or MariaDB 10.5 or later (driver:
-	// github.com/go-sql-driver/mysql).
+	// MySQL is MariaDB 10.5 or later (tested: 10.11, with
+	// github.com/go-sql-driver/mysql) or MySQL 8 (not tested here).
 	MySQL Dialect = "mysql"
-	// SQLite is SQLite 3.35 or later (driver: modernc.org/sqlite, or any
-	// other).
+	// SQLite is SQLite 3.35 or later (tested: modernc.org/sqlite).
 	SQLite Dialect = "sqlite"
 )
 
