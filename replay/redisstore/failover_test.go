@@ -96,9 +96,7 @@ func TestFailoverToStaleReplica(t *testing.T) {
 	}
 	// Everything so far (markers, the run_id record, the first claim)
 	// reaches the replica.
-	if n, err := primary.Do("WAIT", "1", "5000"); err != nil || n != "1" {
-		t.Fatalf("WAIT 1: %s, %v", n, err)
-	}
+	waitReplicated(t, primary, replica)
 
 	link.stalled.Store(true)
 	if _, err := v.Verify(ctx, unreplicated); err != nil {
@@ -123,6 +121,38 @@ func TestFailoverToStaleReplica(t *testing.T) {
 	wantReason(t, "replay of a replicated claim", err, verify.ErrReplayed, "replayed")
 	afterLeeway(promoted.Epoch())
 	wantAccepted(t, "fresh assertion after the failover", pv, mint())
+}
+
+// waitReplicated waits until replica has processed the primary's whole
+// replication stream so far. (WAIT would not do from a new connection: it
+// waits only for that connection's own writes.)
+func waitReplicated(t *testing.T, primary, replica *redistest.Server) {
+	t.Helper()
+	offset := func(s *redistest.Server) int64 {
+		info, err := s.Do("INFO", "replication")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(info) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "master_repl_offset:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no master_repl_offset in INFO replication of %s", s.Addr())
+		return 0
+	}
+	want := offset(primary)
+	deadline := time.Now().Add(10 * time.Second)
+	for offset(replica) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica not at the primary's offset %d after 10s", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func waitLinkUp(t *testing.T, replica *redistest.Server) {
