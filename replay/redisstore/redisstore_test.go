@@ -268,8 +268,12 @@ func BenchmarkClaimDetection(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// What Claim did before: the same timeout, one SET NX with an expiry
+	// (go-redis sends PXAT for a time with milliseconds).
 	today := func(ctx context.Context, key string, until time.Time) error {
-		ok, err := rdb.Do(ctx, "set", "today:"+key, "1", "nx", "pxat", until.UnixMilli()+1).Result()
+		ctx, cancel := context.WithTimeout(ctx, redisstore.DefaultTimeout)
+		defer cancel()
+		ok, err := rdb.SetArgs(ctx, redisstore.DefaultPrefix+"today:"+key, "1", redis.SetArgs{Mode: "NX", ExpireAt: until.Add(time.Millisecond / 2)}).Result()
 		if err == nil && ok != "OK" {
 			err = errors.New("not claimed")
 		}
