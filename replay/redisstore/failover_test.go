@@ -79,12 +79,7 @@ func (p *linkProxy) pipe(c net.Conn) {
 // promoted, a verifier pointed at it: the claimed assertion is refused.
 func TestFailoverToStaleReplica(t *testing.T) {
 	ctx := context.Background()
-	// Full resynchronisation at once, not after the default 5 s delay.
-	primary := redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
-	link := startLinkProxy(t, primary.Addr())
-	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
-	replica := redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
-	waitLinkUp(t, replica)
+	primary, replica, link := startReplicated(t)
 
 	// A store that checks (the default) records the primary's run_id in
 	// its data, which the replica copies.
@@ -155,7 +150,20 @@ func waitReplicated(t *testing.T, primary, replica *redistest.Server) {
 	}
 }
 
-func waitLinkUp(t *testing.T, replica *redistest.Server) {
+// startReplicated starts a primary and a replica that replicates from it
+// through a linkProxy, and waits until the link is up.
+func startReplicated(t *testing.T) (primary, replica *redistest.Server, link *linkProxy) {
+	t.Helper()
+	// Full resynchronisation at once, not after the default 5 s delay.
+	primary = redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
+	link = startLinkProxy(t, primary.Addr())
+	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
+	replica = redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
+	waitLinkUp(t, replica)
+	return primary, replica, link
+}
+
+func waitLinkUp(t testing.TB, replica *redistest.Server) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -174,12 +182,7 @@ func waitLinkUp(t *testing.T, replica *redistest.Server) {
 // replica acknowledges it, and succeeds when one does.
 func TestWaitReplicas(t *testing.T) {
 	ctx := context.Background()
-	// Full resynchronisation at once, not after the default 5 s delay.
-	primary := redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
-	link := startLinkProxy(t, primary.Addr())
-	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
-	replica := redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
-	waitLinkUp(t, replica)
+	primary, _, link := startReplicated(t)
 
 	s := newStore(t, newClient(t, primary), redisstore.Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond, CheckInterval: -1})
 	for i := range 3 {

@@ -251,16 +251,7 @@ func BenchmarkClaimDetection(b *testing.B) {
 	replica := redistest.StartArgs(b, "--replicaof", "127.0.0.1", port)
 	rdb := newClient(b, primary)
 	ctx := context.Background()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		info, _ := replica.Do("INFO", "replication")
-		if strings.Contains(info, "master_link_status:up") {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("replica not in sync")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitLinkUp(b, replica)
 	store := newStore(b, rdb, redisstore.Config{})
 	waiting := newStore(b, rdb, redisstore.Config{WaitReplicas: 1, WaitTimeout: time.Second})
 	for _, s := range []*redisstore.Store{store, waiting} {
