@@ -243,3 +243,40 @@ func TestServeRedisCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRedisSentinel runs serve against a primary found through a real
+// Redis Sentinel, given as a redis_sentinel_url.
+func TestServeRedisSentinel(t *testing.T) {
+	primary := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, "mymaster", primary)
+	dir := t.TempDir()
+	c := keygenClient(t, dir, "c1", "p256", "pem")
+	var inline any
+	json.Unmarshal(c.jwks, &inline)
+	p := startServe(t, map[string]any{
+		"replay":         map[string]any{"redis_sentinel_url": "redis://" + sentinel.Addr() + "?master_name=mymaster"},
+		"leeway_seconds": 1,
+		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
+	})
+	if !strings.Contains(p.stderr.String(), "replay store: redis sentinel mymaster at "+sentinel.Addr()) {
+		t.Errorf("serve does not report the Sentinel setup:\n%s", p.stderr)
+	}
+	token := func(assertion string) httpResult {
+		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
+	}
+	if r := token(c.mint(t, p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("first use of an empty Redis: %v, want 401 %q", r, epochRefusal)
+	}
+	time.Sleep(time.Until(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)))
+	a := c.mint(t, p.issuer)
+	if r := token(a); r.status != http.StatusOK {
+		t.Fatalf("first use: %v", r)
+	}
+	if r := token(a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
+		t.Fatalf("replay: %v, want 401 already used", r)
+	}
+	// The claims are in the primary Sentinel named.
+	if n, err := primary.Do("DBSIZE"); err != nil || n == "0" {
+		t.Fatalf("primary DBSIZE = %s, %v; want the claims there", n, err)
+	}
+}
