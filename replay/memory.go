@@ -81,9 +81,10 @@ type MemoryConfig struct {
 	StatePath string
 
 	// HeartbeatInterval is how often a store with a StatePath renews the
-	// file while it runs. After a crash the store moves its epoch to at
-	// most a few intervals after the last renewal (or to its restart, if
-	// sooner).
+	// lease in its file while it runs; a lease lasts 30 intervals, and
+	// claims stop when one interval is left without a renewal. After a
+	// crash the store moves its epoch to its restart, or to the end of the
+	// last lease if that is sooner.
 	//
 	// Zero means DefaultHeartbeatInterval. Negative is an error.
 	HeartbeatInterval time.Duration
@@ -114,9 +115,10 @@ type MemoryConfig struct {
 //     own start: assertions that may have been used before are refused by
 //     the verifier, fresh ones pass.
 //   - A first start (no file) has a zero epoch: nothing is refused. A
-//     start long after a crash (more than MaxLifetime plus twice the leeway
-//     of the verifier) refuses nothing valid either, as every assertion
-//     issued before the old lease has expired by then.
+//     start long after a crash (more than the lease, 30 heartbeat
+//     intervals, plus MaxLifetime plus twice the leeway of the verifier)
+//     refuses nothing valid either, as every assertion issued before the
+//     old lease has expired by then.
 //   - A state file that cannot be read, or written at start, makes the
 //     store guard from its own start (epoch = start time) and log why; it
 //     still runs. A lock on StatePath+".lock" keeps a second process from

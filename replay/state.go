@@ -17,9 +17,11 @@ const stateVersion = 1
 
 // leaseIntervals is how many heartbeat intervals a lease written to the
 // state file lasts. The store refuses claims once its lease has less than one
-// interval left, so a heartbeat may fail or be late a few times in a row
-// before claims stop.
-const leaseIntervals = 5
+// interval left, so a heartbeat may fail or be late (a slow fsync on a busy
+// disk) for most of that time before claims stop. A long lease costs little:
+// after a crash the epoch is the earlier of the lease and the restart, and a
+// restart within the lease, the usual case, sets it to the restart.
+const leaseIntervals = 30
 
 // state is the content of a Memory's state file.
 type state struct {

@@ -63,6 +63,10 @@ type replayConfig struct {
 	redis    *redis.Options
 	cluster  *redis.ClusterOptions
 	sentinel *redis.FailoverOptions
+
+	// ephemeral: memory without a state file, for a server that lives as
+	// long as one command (the demo). Never set from JSON.
+	ephemeral bool
 }
 
 // validate checks that at most one store is named and parses its URL.

@@ -60,7 +60,8 @@ The replay store (jti single use) is one of:
 After the store lost claims (a crash, a Redis restart or flush), the server
 refuses for a while the assertions that may have been used before: those
 with an iat before the loss plus the leeway, or without iat, an exp before
-the loss plus max_lifetime_seconds.
+the loss plus max_lifetime_seconds. An empty Redis cannot be told from one
+that lost its claims: its first use counts as such a loss.
 
 Without -config the server runs a built-in demo configuration and prints
 how to try it. SIGINT or SIGTERM shuts it down gracefully.

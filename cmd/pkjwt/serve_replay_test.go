@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkjwt/pkjwt/internal/redistest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
 )
 
@@ -177,5 +178,105 @@ func TestParseReplayConfig(t *testing.T) {
 			}
 			tc.check(t, cfg.Replay)
 		})
+	}
+}
+
+// TestServeStateUnwritable: a state path that cannot be written does not
+// stop the server; it guards from its start and says so.
+func TestServeStateUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	c := keygenClient(t, dir, "c1", "p256", "pem")
+	var inline any
+	json.Unmarshal(c.jwks, &inline)
+	p := startServe(t, map[string]any{
+		"replay":  map[string]any{"state_path": filepath.Join(dir, "no", "such", "dir", "replay.state")},
+		"clients": []any{map[string]any{"client_id": "c1", "jwks": inline}},
+	})
+	if !strings.Contains(p.stderr.String(), "refusing assertions issued before this start") {
+		t.Errorf("serve does not say it guards from its start:\n%s", p.stderr)
+	}
+	// Minted now, within the leeway of the start: it may have been used by
+	// an earlier run the server cannot know of.
+	r := doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(c.mint(t, p.issuer), "grant_type", "client_credentials"))
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("assertion issued at the start: %v, want 401 %q", r, epochRefusal)
+	}
+}
+
+// TestServeRedisCluster runs serve against a real three-node Redis Cluster
+// given as a redis_cluster_url.
+func TestServeRedisCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3)
+	dir := t.TempDir()
+	c := keygenClient(t, dir, "c1", "p256", "pem")
+	var inline any
+	json.Unmarshal(c.jwks, &inline)
+	addrs := cluster.Addrs()
+	p := startServe(t, map[string]any{
+		"replay":         map[string]any{"redis_cluster_url": "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]},
+		"leeway_seconds": 1,
+		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
+	})
+	if !strings.Contains(p.stderr.String(), "replay store: redis cluster "+strings.Join(addrs, ",")) {
+		t.Errorf("serve does not report the cluster:\n%s", p.stderr)
+	}
+	token := func(assertion string) httpResult {
+		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
+	}
+	// A new cluster is guarded like one that lost its data.
+	if r := token(c.mint(t, p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("first use of an empty cluster: %v, want 401 %q", r, epochRefusal)
+	}
+	time.Sleep(time.Until(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)))
+	// Enough assertions that claims land on every node.
+	var used []string
+	for range 20 {
+		a := c.mint(t, p.issuer)
+		if r := token(a); r.status != http.StatusOK {
+			t.Fatalf("first use: %v", r)
+		}
+		used = append(used, a)
+	}
+	for _, a := range used {
+		if r := token(a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
+			t.Fatalf("replay: %v, want 401 already used", r)
+		}
+	}
+}
+
+// TestServeRedisSentinel runs serve against a primary found through a real
+// Redis Sentinel, given as a redis_sentinel_url.
+func TestServeRedisSentinel(t *testing.T) {
+	primary := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, "mymaster", primary)
+	dir := t.TempDir()
+	c := keygenClient(t, dir, "c1", "p256", "pem")
+	var inline any
+	json.Unmarshal(c.jwks, &inline)
+	p := startServe(t, map[string]any{
+		"replay":         map[string]any{"redis_sentinel_url": "redis://" + sentinel.Addr() + "?master_name=mymaster"},
+		"leeway_seconds": 1,
+		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
+	})
+	if !strings.Contains(p.stderr.String(), "replay store: redis sentinel mymaster at "+sentinel.Addr()) {
+		t.Errorf("serve does not report the Sentinel setup:\n%s", p.stderr)
+	}
+	token := func(assertion string) httpResult {
+		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
+	}
+	if r := token(c.mint(t, p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("first use of an empty Redis: %v, want 401 %q", r, epochRefusal)
+	}
+	time.Sleep(time.Until(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)))
+	a := c.mint(t, p.issuer)
+	if r := token(a); r.status != http.StatusOK {
+		t.Fatalf("first use: %v", r)
+	}
+	if r := token(a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
+		t.Fatalf("replay: %v, want 401 already used", r)
+	}
+	// The claims are in the primary Sentinel named.
+	if n, err := primary.Do("DBSIZE"); err != nil || n == "0" {
+		t.Fatalf("primary DBSIZE = %s, %v; want the claims there", n, err)
 	}
 }

@@ -120,6 +120,13 @@ func (s *server) replayStore(ctx context.Context, cfg *serverConfig, logger *slo
 		opts := *rc.sentinel
 		opts.ContextTimeoutEnabled = true
 		rdb = redis.NewFailoverClient(&opts)
+	case rc.ephemeral:
+		m, err := replay.NewMemory(replay.MemoryConfig{})
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, m.Close)
+		return m, nil
 	default:
 		path := rc.StatePath
 		if path == "" {

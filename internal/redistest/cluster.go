@@ -168,3 +168,14 @@ func (s *Server) CPU() (time.Duration, error) {
 	}
 	return time.Duration(total * float64(time.Second)), nil
 }
+
+// StartSentinel starts a Redis Sentinel on a free loopback port that
+// monitors primary under the name master (quorum 1, down after 1 s), and
+// waits until it answers.
+func StartSentinel(tb testing.TB, master string, primary *Server) *Server {
+	tb.Helper()
+	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1\n"+
+		"sentinel down-after-milliseconds %s 1000\n"+
+		"sentinel failover-timeout %s 2000\n", master, primary.port, master, master)
+	return startConf(tb, conf, "--sentinel")
+}

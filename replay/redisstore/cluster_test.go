@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,30 +64,7 @@ func TestCluster(t *testing.T) {
 			epochNode(t, newStore(t, newClusterClient(t, cluster), redisstore.Config{CheckInterval: -1})),
 			epochNode(t, newStore(t, newClusterClient(t, cluster), redisstore.Config{CheckInterval: -1})),
 		}
-		req := mint()
-		const n = 100
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range errs {
-			wg.Go(func() {
-				<-start
-				_, errs[i] = nodes[i%2].Verify(ctx, req)
-			})
-		}
-		close(start)
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			if err == nil {
-				ok++
-				continue
-			}
-			wantReason(t, "racing replay", err, verify.ErrReplayed, "replayed")
-		}
-		if ok != 1 {
-			t.Fatalf("%d of %d concurrent uses of one assertion on two verifiers succeeded, want 1", ok, n)
-		}
+		raceOneAssertion(t, nodes)
 	})
 
 	// Last: it restarts a node.

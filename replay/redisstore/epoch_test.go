@@ -151,21 +151,30 @@ func TestEpochFromMarkers(t *testing.T) {
 	}
 }
 
+// usedOnce returns a client of srv, a store without periodic checks, an
+// epochNode over it and an assertion that node accepted, after one check
+// has recorded what the checker knows before a loss.
+func usedOnce(t *testing.T, srv *redistest.Server) (*redis.Client, *redisstore.Store, *verify.Verifier, verify.Request) {
+	t.Helper()
+	rdb := newClient(t, srv)
+	store := newStore(t, rdb, redisstore.Config{CheckInterval: -1})
+	v := epochNode(t, store)
+	used := mint()
+	if _, err := v.Verify(context.Background(), used); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CheckForTest(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return rdb, store, v, used
+}
+
 // TestEvictionDetected fills a Redis under allkeys-lru until it evicts a
 // claim: the checker sees evicted_keys grow and moves the epoch.
 func TestEvictionDetected(t *testing.T) {
 	srv := redistest.Start(t)
-	rdb := newClient(t, srv)
+	rdb, store, v, used := usedOnce(t, srv)
 	ctx := context.Background()
-	store := newStore(t, rdb, redisstore.Config{CheckInterval: -1})
-	v := epochNode(t, store)
-	used := mint()
-	if _, err := v.Verify(ctx, used); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CheckForTest(ctx); err != nil { // what the checker knows before
-		t.Fatal(err)
-	}
 	if e := store.Epoch(); e.After(time.Now().Add(-time.Hour).Add(time.Second)) {
 		t.Fatalf("Epoch = %v before any loss, want the markers' hour-old epoch", e)
 	}
@@ -219,17 +228,8 @@ func TestEvictionDetected(t *testing.T) {
 // the checker's run_id.
 func TestRestartDetectedByChecker(t *testing.T) {
 	srv := redistest.Start(t)
-	rdb := newClient(t, srv)
+	rdb, store, v, used := usedOnce(t, srv)
 	ctx := context.Background()
-	store := newStore(t, rdb, redisstore.Config{CheckInterval: -1})
-	v := epochNode(t, store)
-	used := mint()
-	if _, err := v.Verify(ctx, used); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CheckForTest(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// Snapshot the markers, not the claim, as a snapshot taken before the
 	// claim would.
 	markers := map[string]string{}

@@ -79,12 +79,7 @@ func (p *linkProxy) pipe(c net.Conn) {
 // promoted, a verifier pointed at it: the claimed assertion is refused.
 func TestFailoverToStaleReplica(t *testing.T) {
 	ctx := context.Background()
-	// Full resynchronisation at once, not after the default 5 s delay.
-	primary := redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
-	link := startLinkProxy(t, primary.Addr())
-	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
-	replica := redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
-	waitLinkUp(t, replica)
+	primary, replica, link := startReplicated(t)
 
 	// A store that checks (the default) records the primary's run_id in
 	// its data, which the replica copies.
@@ -96,9 +91,7 @@ func TestFailoverToStaleReplica(t *testing.T) {
 	}
 	// Everything so far (markers, the run_id record, the first claim)
 	// reaches the replica.
-	if n, err := primary.Do("WAIT", "1", "5000"); err != nil || n != "1" {
-		t.Fatalf("WAIT 1: %s, %v", n, err)
-	}
+	waitReplicated(t, primary, replica)
 
 	link.stalled.Store(true)
 	if _, err := v.Verify(ctx, unreplicated); err != nil {
@@ -125,7 +118,52 @@ func TestFailoverToStaleReplica(t *testing.T) {
 	wantAccepted(t, "fresh assertion after the failover", pv, mint())
 }
 
-func waitLinkUp(t *testing.T, replica *redistest.Server) {
+// waitReplicated waits until replica has processed the primary's whole
+// replication stream so far. (WAIT would not do from a new connection: it
+// waits only for that connection's own writes.)
+func waitReplicated(t *testing.T, primary, replica *redistest.Server) {
+	t.Helper()
+	offset := func(s *redistest.Server) int64 {
+		info, err := s.Do("INFO", "replication")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(info) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "master_repl_offset:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no master_repl_offset in INFO replication of %s", s.Addr())
+		return 0
+	}
+	want := offset(primary)
+	deadline := time.Now().Add(10 * time.Second)
+	for offset(replica) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica not at the primary's offset %d after 10s", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startReplicated starts a primary and a replica that replicates from it
+// through a linkProxy, and waits until the link is up.
+func startReplicated(t *testing.T) (primary, replica *redistest.Server, link *linkProxy) {
+	t.Helper()
+	// Full resynchronisation at once, not after the default 5 s delay.
+	primary = redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
+	link = startLinkProxy(t, primary.Addr())
+	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
+	replica = redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
+	waitLinkUp(t, replica)
+	return primary, replica, link
+}
+
+func waitLinkUp(t testing.TB, replica *redistest.Server) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -144,12 +182,7 @@ func waitLinkUp(t *testing.T, replica *redistest.Server) {
 // replica acknowledges it, and succeeds when one does.
 func TestWaitReplicas(t *testing.T) {
 	ctx := context.Background()
-	// Full resynchronisation at once, not after the default 5 s delay.
-	primary := redistest.StartArgs(t, "--repl-diskless-sync-delay", "0")
-	link := startLinkProxy(t, primary.Addr())
-	_, port, _ := net.SplitHostPort(link.ln.Addr().String())
-	replica := redistest.StartArgs(t, "--replicaof", "127.0.0.1", port)
-	waitLinkUp(t, replica)
+	primary, _, link := startReplicated(t)
 
 	s := newStore(t, newClient(t, primary), redisstore.Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond, CheckInterval: -1})
 	for i := range 3 {

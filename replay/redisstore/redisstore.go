@@ -55,8 +55,8 @@ type Config struct {
 	// replica promoted in a failover, and evicted keys. See the package
 	// documentation.
 	//
-	// Zero means DefaultCheckInterval. Negative disables the goroutine:
-	// only losses the markers show are then detected.
+	// Zero means DefaultCheckInterval. Negative disables the checks: only
+	// losses the markers show are then detected.
 	CheckInterval time.Duration
 
 	// WaitReplicas, when positive, makes each claim wait (Redis WAIT) until
@@ -127,8 +127,8 @@ return m
 // or another [redis.UniversalClient]. It refuses a *redis.Ring: a Ring sends
 // a key to another shard while its own is down, where earlier claims are
 // unknown, and never notices. It returns an error if client is nil or cfg
-// is invalid, and starts the checker goroutine unless CheckInterval is
-// negative; call [Store.Close] to stop it.
+// is invalid, and starts the checker goroutine (which also moves the epoch
+// markers forward after a loss); call [Store.Close] to stop it.
 //
 // The claims need Redis 7.0 or later (SET with NX and GET).
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
@@ -178,8 +178,8 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 }
 
 // Close stops the checker goroutine and waits for it to exit. It does not
-// close the client. Close always returns nil; calling it again does
-// nothing.
+// close the client; claims still work after Close, without checks. Close
+// always returns nil; calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)

@@ -251,16 +251,7 @@ func BenchmarkClaimDetection(b *testing.B) {
 	replica := redistest.StartArgs(b, "--replicaof", "127.0.0.1", port)
 	rdb := newClient(b, primary)
 	ctx := context.Background()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		info, _ := replica.Do("INFO", "replication")
-		if strings.Contains(info, "master_link_status:up") {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("replica not in sync")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitLinkUp(b, replica)
 	store := newStore(b, rdb, redisstore.Config{})
 	waiting := newStore(b, rdb, redisstore.Config{WaitReplicas: 1, WaitTimeout: time.Second})
 	for _, s := range []*redisstore.Store{store, waiting} {
@@ -268,8 +259,12 @@ func BenchmarkClaimDetection(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// What Claim did before: the same timeout, one SET NX with an expiry
+	// (go-redis sends PXAT for a time with milliseconds).
 	today := func(ctx context.Context, key string, until time.Time) error {
-		ok, err := rdb.Do(ctx, "set", "today:"+key, "1", "nx", "pxat", until.UnixMilli()+1).Result()
+		ctx, cancel := context.WithTimeout(ctx, redisstore.DefaultTimeout)
+		defer cancel()
+		ok, err := rdb.SetArgs(ctx, redisstore.DefaultPrefix+"today:"+key, "1", redis.SetArgs{Mode: "NX", ExpireAt: until.Add(time.Millisecond / 2)}).Result()
 		if err == nil && ok != "OK" {
 			err = errors.New("not claimed")
 		}
