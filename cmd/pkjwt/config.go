@@ -209,8 +209,11 @@ func decodeStrict(b []byte, v any, at string) error {
 	var (
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
+		ce        *configError
 	)
 	switch {
+	case errors.As(err, &ce): // from a member's own UnmarshalJSON
+		return ce
 	case errors.As(err, &typeErr):
 		// Fields of the embedded serverConfig of parseConfig come
 		// qualified with its type name.

@@ -33,6 +33,13 @@ type sqlReplayConfig struct {
 	dialect sqlstore.Dialect // derived by validate
 }
 
+// UnmarshalJSON decodes replay.sql strictly, so that errors name their
+// member under replay.sql.
+func (c *sqlReplayConfig) UnmarshalJSON(b []byte) error {
+	type plain sqlReplayConfig
+	return decodeStrict(b, (*plain)(c), "replay.sql")
+}
+
 // sqlDrivers maps the driver names replay.sql accepts to their dialect.
 var sqlDrivers = map[string]sqlstore.Dialect{
 	"pgx":    sqlstore.Postgres,

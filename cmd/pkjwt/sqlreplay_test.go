@@ -30,7 +30,8 @@ func TestSQLReplayConfig(t *testing.T) {
 		{"two stores", map[string]any{"driver": "sqlite", "dsn": "x.db"}, map[string]any{"redis_url": "redis://127.0.0.1:6379/0"}, "replay", "give one of"},
 		{"state path too", map[string]any{"driver": "sqlite", "dsn": "x.db"}, map[string]any{"state_path": "/tmp/x"}, "replay", "give one of"},
 		{"not an object", "pgx", nil, "replay.sql", "want an object"},
-		{"unknown member", map[string]any{"driver": "sqlite", "dsn": "x.db", "url": "y"}, nil, "replay", "unknown field"},
+		{"unknown member", map[string]any{"driver": "sqlite", "dsn": "x.db", "url": "y"}, nil, "replay.sql.url", "unknown field"},
+		{"wrong type", map[string]any{"driver": "sqlite", "dsn": 5}, nil, "replay.sql.dsn", "want a string"},
 	} {
 		m := goodConfig()
 		replay := map[string]any{"sql": tc.sql}
