@@ -29,8 +29,8 @@
 // reports (affected or returned) decides first use against replay. The
 // primary (or unique) key on the stored key makes it atomic: of any number
 // of concurrent claims of a key, on any number of servers, the database
-// lets exactly one insert. There is no read before the write, no
-// transaction and no retry. With pkjwt_jti the default table name:
+// lets exactly one insert. There is no read before the write and no
+// transaction. With pkjwt_jti the default table name:
 //
 //	-- PostgreSQL: a row returned means claimed.
 //	INSERT INTO pkjwt_jti AS t (k, exp_ms) VALUES ($1, $2)
@@ -57,7 +57,7 @@
 // statement (the later one shares the earlier's outcome and cannot win).
 // A busy server thus makes one round trip and one commit for many claims.
 //
-// The claim statement is prepared once per connection. A claim that the
+// Claim statements are prepared once per connection. A claim that the
 // server aborts as a deadlock victim (MySQL error 1213, PostgreSQL 40P01 or
 // 40001; InnoDB can deadlock a claim against a cleanup batch) had no
 // effect and runs again, at most three times in all.
