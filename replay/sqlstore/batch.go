@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,8 +35,10 @@ type batcher struct {
 
 	mu     sync.Mutex
 	queue  []*pending
-	stmts  map[int]*sql.Stmt // by number of rows, prepared on first use
 	closed bool
+
+	sqlMu sync.Mutex
+	sql   map[int]string // batchSQL by number of rows, built on first use
 }
 
 // pending is one claim waiting for its batch.
@@ -52,7 +52,7 @@ type pending struct {
 }
 
 func newBatcher(s *Store, max int) *batcher {
-	return &batcher{s: s, max: max, slots: make(chan struct{}, batchParallel), stmts: map[int]*sql.Stmt{}}
+	return &batcher{s: s, max: max, slots: make(chan struct{}, batchParallel), sql: map[int]string{}}
 }
 
 // claim queues a claim and waits for its outcome or ctx.
@@ -140,7 +140,9 @@ func (b *batcher) take() []*pending {
 // run sends one batch and delivers each claim's outcome.
 func (b *batcher) run(batch []*pending) {
 	s := b.s
-	ctx := context.Background()
+	// Not a claimer's ctx: the statement serves them all. Close cancels
+	// it, so that no statement outlives the store.
+	ctx := s.base
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
@@ -165,10 +167,7 @@ func (b *batcher) run(batch []*pending) {
 // returns the claimed keys.
 func (b *batcher) exec(ctx context.Context, batch []*pending) (map[string]bool, error) {
 	s := b.s
-	stmt, err := b.stmt(ctx, len(batch))
-	if err != nil {
-		return nil, err
-	}
+	query := b.text(len(batch))
 	// Rows in key order: concurrent statements then lock common keys in
 	// the same order and cannot deadlock on each other.
 	slices.SortFunc(batch, func(a, b *pending) int { return bytes.Compare(a.k, b.k) })
@@ -180,7 +179,7 @@ func (b *batcher) exec(ctx context.Context, batch []*pending) (map[string]bool, 
 	for attempt := 1; ; attempt++ {
 		before := s.maxID.Load()
 		b.statements.Add(1)
-		claimed, low, high, err := query(ctx, stmt, args)
+		claimed, low, high, err := b.query(ctx, query, args)
 		if err == nil {
 			if high > 0 && s.detect {
 				s.rollback(ctx, before, low, high)
@@ -193,8 +192,11 @@ func (b *batcher) exec(ctx context.Context, batch []*pending) (map[string]bool, 
 	}
 }
 
-func query(ctx context.Context, stmt *sql.Stmt, args []any) (claimed map[string]bool, low, high int64, err error) {
-	rows, err := stmt.QueryContext(ctx, args...)
+// query runs a batch statement. It is not prepared by hand: pgx caches
+// the statements it is sent, per connection, and a *sql.Stmt would wait for
+// the database when closed, which Close must not do.
+func (b *batcher) query(ctx context.Context, query string, args []any) (claimed map[string]bool, low, high int64, err error) {
+	rows, err := b.s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -217,22 +219,16 @@ func query(ctx context.Context, stmt *sql.Stmt, args []any) (claimed map[string]
 	return claimed, low, high, rows.Err()
 }
 
-// stmt returns the prepared batch statement for n rows.
-func (b *batcher) stmt(ctx context.Context, n int) (*sql.Stmt, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if st := b.stmts[n]; st != nil {
-		return st, nil
+// text returns the batch statement for n rows.
+func (b *batcher) text(n int) string {
+	b.sqlMu.Lock()
+	defer b.sqlMu.Unlock()
+	q, ok := b.sql[n]
+	if !ok {
+		q = batchSQL(b.s.table, n)
+		b.sql[n] = q
 	}
-	st, err := b.s.db.PrepareContext(ctx, batchSQL(b.s.table, n))
-	if err != nil {
-		if missingTable(err) {
-			return nil, fmt.Errorf("%w: %w", ErrNotMigrated, err)
-		}
-		return nil, err
-	}
-	b.stmts[n] = st
-	return st, nil
+	return q
 }
 
 // batchSQL is the PostgreSQL claim of n keys: $1 is now, then a key and
@@ -250,15 +246,10 @@ func batchSQL(table string, n int) string {
 	return q.String()
 }
 
-// close waits for running batches and closes the statements.
+// close waits for running batches; the store has cancelled their ctx.
 func (b *batcher) close() {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
 	b.wg.Wait()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, st := range b.stmts {
-		st.Close()
-	}
 }

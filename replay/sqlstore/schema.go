@@ -170,12 +170,14 @@ func (s *Store) loadEpoch(ctx context.Context) error {
 	return nil
 }
 
-// prepare prepares the claim statement once (database/sql prepares it
-// again on each connection as needed): go-sql-driver/mysql would otherwise
-// prepare and close it on every claim, an extra round trip. Called with
-// loadMu held.
+// prepare prepares the claim statement of MySQL and SQLite once
+// (database/sql prepares it again on each connection as needed):
+// go-sql-driver/mysql would otherwise prepare and close it on every claim,
+// an extra round trip. Closing it does not wait for the server (MySQL's
+// COM_STMT_CLOSE has no reply), so Close stays prompt. PostgreSQL's
+// statements are left to pgx's statement cache. Called with loadMu held.
 func (s *Store) prepare(ctx context.Context) error {
-	if s.claimStmt != nil {
+	if s.claimStmt != nil || s.dialect == Postgres {
 		return nil
 	}
 	stmt, err := s.db.PrepareContext(ctx, s.claimSQL)

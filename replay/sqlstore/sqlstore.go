@@ -145,7 +145,7 @@ type Store struct {
 	log     *slog.Logger
 
 	claimSQL, pastSQL, cleanupSQL string
-	claimStmt                     *sql.Stmt // claimSQL, prepared at first use (under loadMu)
+	claimStmt                     *sql.Stmt // claimSQL on MySQL and SQLite, prepared at first use (under loadMu)
 	batcher                       *batcher  // PostgreSQL with MaxBatch > 1; nil otherwise
 	epochSQL, initEpochSQL        string
 	moveEpochSQL                  string
@@ -160,7 +160,8 @@ type Store struct {
 	maxID atomic.Int64
 
 	closed    atomic.Bool
-	stop      context.CancelFunc // ends the janitor's ctx
+	base      context.Context    // of the janitor and of batch statements; Close cancels it
+	stop      context.CancelFunc // cancels base
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -224,7 +225,7 @@ func New(db *sql.DB, dialect Dialect, cfg Config) (*Store, error) {
 		interval = DefaultCleanupInterval
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
+	s.base, s.stop = ctx, stop
 	if interval > 0 {
 		s.wg.Go(func() { s.janitor(ctx, interval) })
 	}
@@ -384,7 +385,8 @@ const maxAttempts = 3
 func (s *Store) exec(ctx context.Context, k []byte, untilMs, nowMs int64) (claimed bool, id int64, err error) {
 	switch s.dialect {
 	case Postgres:
-		err = s.claimStmt.QueryRowContext(ctx, k, untilMs, nowMs).Scan(&id)
+		// Not prepared by hand, as the batches (see batcher.query).
+		err = s.db.QueryRowContext(ctx, s.claimSQL, k, untilMs, nowMs).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, 0, nil
 		}

@@ -622,4 +622,34 @@ func TestBatching(t *testing.T) {
 	} else {
 		t.Logf("%d statements for 104 claims", n)
 	}
+
+	// Close ends a statement stuck on a hung server (no Timeout here) and
+	// leaves no goroutine behind.
+	hung := newStore(t, openDB(t, sqlstore.Postgres, pg.DSN()), sqlstore.Postgres, sqlstore.Config{Timeout: -1})
+	wantNil(t, "before the hang", claim(hung, "hung-before", until))
+	if err := pg.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := hung.Claim(ctx, "hung", until); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("claim against a hung server: %v, want context.DeadlineExceeded", err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		hung.Close()
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("Close blocks on a statement to a hung server:\n%s", buf[:runtime.Stack(buf, true)])
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "sqlstore.(*batcher)") {
+		t.Fatalf("a batch goroutine outlives Close:\n%s", stacks)
+	}
 }
