@@ -319,6 +319,7 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 	var outMu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		logged := 0
 		for sc.Scan() {
 			line := sc.Text()
 			outMu.Lock()
@@ -326,6 +327,11 @@ func run(target string, cmd []string, p *pool, rds *redisServer) (result, error)
 				out.WriteString(line + "\n")
 			}
 			outMu.Unlock()
+			// Why a request failed is in the server's log; show the first few.
+			if strings.Contains(line, "level=ERROR") && logged < 3 {
+				logged++
+				log.Printf("%s: server: %s", target, line)
+			}
 			if m := listening.FindStringSubmatch(line); m != nil {
 				select {
 				case addrc <- m[1]:
