@@ -23,8 +23,9 @@ const batchParallel = 4
 // The multi-row upsert decides each row as the single-row one does (one
 // unique index, one row lock per key); the keys a statement returns are
 // the claimed ones. Two claims of one key never share a statement, which
-// PostgreSQL refuses: the later one waits for the earlier's outcome and
-// reports a replay if it claimed the key.
+// PostgreSQL refuses: the later one shares the earlier's outcome and
+// cannot win (a replay, or the earlier's error). Rows go in key order, so
+// that concurrent statements cannot deadlock on common keys.
 type batcher struct {
 	s     *Store
 	max   int
@@ -168,8 +169,7 @@ func (b *batcher) run(batch []*pending) {
 func (b *batcher) exec(ctx context.Context, batch []*pending) (map[string]bool, error) {
 	s := b.s
 	query := b.text(len(batch))
-	// Rows in key order: concurrent statements then lock common keys in
-	// the same order and cannot deadlock on each other.
+	// Rows in key order (see batcher).
 	slices.SortFunc(batch, func(a, b *pending) int { return bytes.Compare(a.k, b.k) })
 	args := make([]any, 0, 1+2*len(batch))
 	args = append(args, s.now().UnixMilli())
