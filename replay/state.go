@@ -159,6 +159,12 @@ func (m *Memory) openState(path string, interval time.Duration) error {
 		m.guardFromStart(start, "cannot read the state file", err)
 	case st == nil:
 		m.logger.Info("replay: no state file: first start, nothing to refuse", "path", path)
+	case st.Epoch > start.UnixNano():
+		// A clock that went backward, or a file from elsewhere: the file
+		// cannot be trusted.
+		m.guardFromStart(start, "the state file's epoch lies in the future", fmt.Errorf("epoch %v", unixNano(st.Epoch)))
+	case !st.Clean && st.Lease <= 0:
+		m.guardFromStart(start, "the state file holds neither a clean save nor a lease", errors.New("no lease"))
 	case st.Clean:
 		m.epoch = unixNano(st.Epoch)
 		loaded, lost := m.load(st.Claims, start)

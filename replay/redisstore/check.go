@@ -30,14 +30,23 @@ func (s *Store) checker(interval time.Duration) {
 		defer t.Stop()
 		tick = t.C
 	}
+	failing := false
 	run := func(f func(context.Context) error) {
 		ctx, cancel := context.WithTimeout(context.Background(), max(interval, 2*time.Second))
 		defer cancel()
 		s.checkMu.Lock()
 		defer s.checkMu.Unlock()
-		if err := f(ctx); err != nil {
-			s.logger.Debug("redisstore: check failed", "error", err)
+		err := f(ctx)
+		switch {
+		case err != nil && !failing:
+			// Claims still fail closed while Redis is down; a check that
+			// keeps failing while claims work (an ACL without INFO) leaves
+			// only the markers to detect losses.
+			s.logger.Warn("redisstore: cannot check Redis for lost claims", "error", err)
+		case err == nil && failing:
+			s.logger.Info("redisstore: checking Redis for lost claims again")
 		}
+		failing = err != nil
 	}
 	if interval > 0 {
 		run(s.checkLocked)
@@ -51,8 +60,10 @@ func (s *Store) checker(interval time.Duration) {
 			run(s.checkLocked)
 		case <-s.lost:
 			s.logger.Warn("redisstore: an epoch marker was missing: Redis lost claims (a restart without persistence, a flush or an eviction) or is new; refusing assertions issued before the new epoch")
-			s.needsBump = true
-			run(s.bumpIfNeeded)
+			run(func(ctx context.Context) error {
+				s.needsBump = true
+				return s.bumpIfNeeded(ctx)
+			})
 		}
 	}
 }

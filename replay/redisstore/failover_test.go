@@ -13,6 +13,7 @@ import (
 	"github.com/pkjwt/pkjwt/internal/redistest"
 	"github.com/pkjwt/pkjwt/replay/redisstore"
 	"github.com/pkjwt/pkjwt/verify"
+	"github.com/redis/go-redis/v9"
 )
 
 // linkProxy forwards TCP to target; once stalled, it drops everything in
@@ -200,4 +201,72 @@ func TestWaitReplicas(t *testing.T) {
 	if _, err := redisstore.New(newClient(t, primary), redisstore.Config{WaitReplicas: -1}); err == nil {
 		t.Error("New with negative WaitReplicas: nil error")
 	}
+}
+
+// TestSentinelFailover: the same scenario as TestFailoverToStaleReplica,
+// but a real Sentinel promotes the replica and the store's own
+// FailoverClient follows it: the running store's checker sees the new
+// primary and the lost claim's assertion is refused.
+func TestSentinelFailover(t *testing.T) {
+	ctx := context.Background()
+	primary, replica, link := startReplicated(t)
+	sentinel := redistest.StartSentinel(t, "pkjwt", primary)
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:            "pkjwt",
+		SentinelAddrs:         []string{sentinel.Addr()},
+		ContextTimeoutEnabled: true,
+		DialTimeout:           time.Second,
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := newStore(t, rdb, redisstore.Config{CheckInterval: 100 * time.Millisecond})
+	v := epochNode(t, store)
+	replicated, unreplicated := mint(), mint()
+	if _, err := v.Verify(ctx, replicated); err != nil {
+		t.Fatal(err)
+	}
+	// Sentinel must know the replica before it can promote it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		reps, err := sentinel.Do("SENTINEL", "REPLICAS", "pkjwt")
+		if err == nil && strings.Contains(reps, replica.Addr()[strings.LastIndexByte(replica.Addr(), ':')+1:]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Sentinel does not know the replica: %q, %v", reps, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitReplicated(t, primary, replica)
+
+	link.stalled.Store(true)
+	if _, err := v.Verify(ctx, unreplicated); err != nil {
+		t.Fatalf("use acknowledged by the primary: %v", err)
+	}
+	killed := time.Now()
+	primary.Stop()
+
+	// Sentinel promotes the replica (down after 1 s); the client follows.
+	for {
+		info, err := replica.Do("INFO", "replication")
+		if err == nil && strings.Contains(info, "role:master") {
+			break
+		}
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("Sentinel did not promote the replica: %v\n%s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The checker sees the new primary within CheckInterval of the
+	// client reaching it (claims in between would be judged against the
+	// old epoch: the documented delay), so wait for it, not for a claim.
+	for !store.Epoch().After(killed) {
+		if time.Now().After(deadline.Add(40 * time.Second)) {
+			t.Fatalf("Epoch = %v, still not after the primary died at %v", store.Epoch(), killed)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err := v.Verify(ctx, unreplicated)
+	wantReason(t, "replay of the claim the failover lost", err, verify.ErrReplayEpoch, "replay_epoch")
+	_, err = v.Verify(ctx, replicated)
+	wantReason(t, "replay of a replicated claim", err, verify.ErrReplayed, "replayed")
 }
