@@ -52,11 +52,33 @@ func tree(pid int) []int {
 	return all
 }
 
-// killGroup kills pid and its descendants.
+// killGroup kills pid and its descendants and waits until the
+// descendants are gone (the caller waits for pid itself). pid is stopped
+// first, so that it forks no child the kill would miss.
 func killGroup(pid int) {
-	for _, p := range tree(pid) {
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	procs := tree(pid)
+	for _, p := range procs {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, p := range procs[1:] {
+		for alive(p) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// alive reports whether process pid exists and is not a zombie (which
+// holds no sockets or files).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
 // signalGroup stops (SIGSTOP) or continues (SIGCONT) pid and its
