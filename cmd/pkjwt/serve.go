@@ -53,9 +53,9 @@ The replay store (jti single use) is one of:
   {"sql": {"driver": "pgx", "dsn": "postgres://user:pass@host/db"}}
   {"sql": {"driver": "mysql", "dsn": "user:pass@tcp(host:3306)/db"}}
   {"sql": {"driver": "sqlite", "dsn": "file:/var/lib/pkjwt/jti.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)"}}
-                                                       a SQL database; the
-      tables (pkjwt_jti, pkjwt_jti_meta; "table" renames them) are created
-      at start if missing
+      a SQL database (PostgreSQL, MySQL/MariaDB, SQLite); the tables
+      pkjwt_jti and pkjwt_jti_meta ("table": "name" renames them) are
+      created at start if missing
 
 After the store lost claims (a crash, a Redis restart or flush), the server
 refuses for a while the assertions that may have been used before: those
