@@ -33,6 +33,7 @@ type batcher struct {
 	wg    sync.WaitGroup
 
 	statements atomic.Int64 // batch statements sent, for tests
+	waiting    atomic.Int64 // claims queued or in a statement, for tests
 
 	mu     sync.Mutex
 	queue  []*pending
@@ -65,6 +66,8 @@ func (b *batcher) claim(ctx context.Context, k []byte, untilMs int64) (bool, err
 		return false, ErrClosed
 	}
 	b.queue = append(b.queue, p)
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
 	b.kickLocked()
 	b.mu.Unlock()
 	select {

@@ -290,6 +290,25 @@ func TestPausedDatabaseTimesOut(t *testing.T) {
 			if took > 5*time.Second {
 				t.Errorf("claim against a paused server took %v with Timeout 300ms", took)
 			}
+			// Close does not wait for the frozen server either.
+			if err := b.srv.Pause(); err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan struct{})
+			go func() {
+				s.Close()
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				t.Error("Close blocks while the server is frozen")
+			}
+			if err := b.srv.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			<-closed
+			s = newStore(t, openDB(t, b.dialect, b.dsn), b.dialect, sqlstore.Config{Timeout: 300 * time.Millisecond})
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				err := claim(s, "resumed", until)
@@ -552,10 +571,10 @@ func TestCleanupGoroutine(t *testing.T) {
 	}
 }
 
-// TestBatching freezes PostgreSQL while claims arrive, so that four claim
-// statements wait on it and 100 more claims queue: once it resumes, the
-// queued claims go in a few multi-row statements, and each is decided as
-// alone (fresh keys claimed, a key claimed before refused, ten racing
+// TestBatching freezes PostgreSQL while 104 claims arrive, so that at most
+// four claim statements wait on it and the other claims queue: once it
+// resumes, the queued claims go in a few multi-row statements, and each is
+// decided as alone (fresh keys claimed, a key claimed before refused, ten racing
 // claims of one key won once).
 func TestBatching(t *testing.T) {
 	pg := sqltest.Postgres(t)
@@ -578,10 +597,9 @@ func TestBatching(t *testing.T) {
 			mu.Unlock()
 		})
 	}
-	for i := range 4 { // the four statements the paused server holds
+	for i := range 4 { // statements the paused server holds
 		do(fmt.Sprintf("first-%d", i))
 	}
-	time.Sleep(200 * time.Millisecond)
 	for i := range 89 {
 		do(fmt.Sprintf("queued-%d", i))
 	}
@@ -589,7 +607,12 @@ func TestBatching(t *testing.T) {
 	for range 10 {
 		do("contended")
 	}
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); sqlstore.WaitingClaims(s) < 104; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d claims waiting after 10s, want 104", sqlstore.WaitingClaims(s))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := pg.Resume(); err != nil {
 		t.Fatal(err)
 	}
@@ -615,8 +638,8 @@ func TestBatching(t *testing.T) {
 			wantNil(t, key, es[0])
 		}
 	}
-	// 4 statements, then the 100 queued claims in 64-row statements (the
-	// racing claims of one key ride along with the first).
+	// At most 4 statements held by the frozen server, then the queued
+	// claims in 64-row statements (racing claims of one key ride along).
 	if n := sqlstore.BatchStatements(s) - sent; n > 8 {
 		t.Errorf("%d statements for 104 claims, want at most 8", n)
 	} else {
