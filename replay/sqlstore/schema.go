@@ -88,38 +88,8 @@ func schema(d Dialect) []string {
 // from several processes at once. It returns the database's error, wrapped,
 // if any statement fails.
 func (s *Store) Migrate(ctx context.Context) error {
-	var existsSQL string
-	switch s.dialect {
-	case Postgres:
-		existsSQL = `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1`
-	case MySQL:
-		existsSQL = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`
-	case SQLite:
-		existsSQL = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1`
-	}
-	var claims, meta int
-	if err := s.db.QueryRowContext(ctx, existsSQL, s.table).Scan(&claims); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
-	}
-	if err := s.db.QueryRowContext(ctx, existsSQL, s.meta).Scan(&meta); err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
-	}
-	ddl, err := Schema(s.dialect, s.table)
-	if err != nil {
-		return err
-	}
-	for _, stmt := range ddl {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("sqlstore: migrate: %w", err)
-		}
-	}
-	if _, err := s.db.ExecContext(ctx, s.initEpochSQL, 0); err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
-	}
-	if claims == 0 && meta > 0 {
-		if _, err := s.db.ExecContext(ctx, s.moveEpochSQL, ceilMillis(s.now())); err != nil {
-			return fmt.Errorf("sqlstore: migrate: %w", err)
-		}
 	}
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
@@ -130,6 +100,77 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	s.loaded.Store(true)
+	return nil
+}
+
+// querier is what migrate needs of a *sql.DB or *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// migrate creates the tables and records the epoch. On PostgreSQL it runs
+// in a transaction under an advisory lock: concurrent CREATE TABLE IF NOT
+// EXISTS of one table can fail there ("already exists"), and two stores
+// starting together must not take each other's new tables for re-created
+// ones. MySQL and SQLite create a table at most once by themselves, and the
+// checks below read the metadata table before the claims table, which is
+// created first, so a concurrent first migration never looks like a
+// claims table dropped under surviving metadata.
+func (s *Store) migrate(ctx context.Context) (err error) {
+	var (
+		q         querier = s.db
+		existsSQL string
+	)
+	switch s.dialect {
+	case Postgres:
+		var tx *sql.Tx
+		if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+			return err
+		}
+		// err is the named result: a failure below rolls back, success
+		// commits and reports the commit's error.
+		defer func() {
+			if err != nil {
+				tx.Rollback()
+			} else {
+				err = tx.Commit()
+			}
+		}()
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "pkjwt/sqlstore/migrate/"+s.table); err != nil {
+			return err
+		}
+		q = tx
+		existsSQL = `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1`
+	case MySQL:
+		existsSQL = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`
+	case SQLite:
+		existsSQL = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1`
+	}
+	var claims, meta int
+	if err := q.QueryRowContext(ctx, existsSQL, s.meta).Scan(&meta); err != nil {
+		return err
+	}
+	if err := q.QueryRowContext(ctx, existsSQL, s.table).Scan(&claims); err != nil {
+		return err
+	}
+	ddl, err := Schema(s.dialect, s.table)
+	if err != nil {
+		return err
+	}
+	for _, stmt := range ddl {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if _, err := q.ExecContext(ctx, s.initEpochSQL, 0); err != nil {
+		return err
+	}
+	if claims == 0 && meta > 0 {
+		if _, err := q.ExecContext(ctx, s.moveEpochSQL, ceilMillis(s.now())); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -676,3 +676,40 @@ func TestBatching(t *testing.T) {
 		t.Fatalf("a batch goroutine outlives Close:\n%s", stacks)
 	}
 }
+
+// TestConcurrentFirstMigrate starts eight stores at once on databases
+// without the tables, as a fleet's first deployment does: every Migrate
+// succeeds and the tables are made once.
+func TestConcurrentFirstMigrate(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			db := openDB(t, b.dialect, b.dsn)
+			for round := range 5 {
+				cfg := sqlstore.Config{Table: fmt.Sprintf("fresh_%d", round)}
+				errs := make([]error, 8)
+				var wg sync.WaitGroup
+				for i := range errs {
+					wg.Go(func() {
+						s, err := sqlstore.New(db, b.dialect, cfg)
+						if err != nil {
+							errs[i] = err
+							return
+						}
+						defer s.Close()
+						errs[i] = s.Migrate(context.Background())
+					})
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Fatalf("round %d, Migrate %d: %v", round, i, err)
+					}
+				}
+				s := newStore(t, db, b.dialect, cfg)
+				if e := epochOf(t, s); !e.IsZero() {
+					t.Fatalf("round %d: epoch %v after the first migration, want zero", round, e)
+				}
+			}
+		})
+	}
+}
