@@ -164,9 +164,11 @@
 // nothing on its own: it is as durable as the database's commits. What
 // can make it forget, and what the store sees of it:
 //
-//   - New tables: Migrate on an empty database records a zero epoch
-//     (nothing was claimed in them, so nothing is forgotten). Switching to
-//     this store from another one does not carry the other's claims over.
+//   - New tables: Migrate creating both tables records a zero epoch:
+//     creating them is taken as putting a new store into service (the
+//     counterpart of redisstore's Provision), in which nothing was claimed
+//     and so nothing is forgotten. Switching to this store from another one
+//     does not carry the other's claims over.
 //   - The claims table dropped (or lost) while its metadata table survived:
 //     Migrate records now as the epoch. Detected.
 //   - The database went back in time while a store was running: restored
@@ -185,7 +187,9 @@
 //     [Store.MoveEpoch], reaches every store at its next cleanup tick
 //     (Config.CleanupInterval), and at once at its start.
 //   - Not detected: a restore while every store was stopped (stores start
-//     with no id to compare: run MoveEpoch after such a restore), rows
+//     with no id to compare: run MoveEpoch after such a restore), a
+//     database lost whole and replaced by an empty one (Migrate then sees
+//     a first deployment; pkjwt serve runs Migrate at every start), rows
 //     deleted by hand or a TRUNCATE that keeps the sequence, a lagging
 //     replica that missed fewer claims than the sequence log-ahead, and
 //     SQLite (no sequence is compared; a SQLite file replaced by an older
