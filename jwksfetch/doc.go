@@ -18,6 +18,10 @@
 //     storage hands out a client's jwks document on every lookup: each
 //     document is checked once, and a refused one fails its client's
 //     requests with invalid_client.
+//   - Package [github.com/pkjwt/pkjwt/jwksfetch/keyfuncsource] adapts a
+//     keyfunc.Keyfunc, for hosts that already keep one per client, and
+//     applies this package's key rules to its keys; its documentation says
+//     which of the guarantees below keyfunc lacks.
 //
 // # Which keys are usable
 //
