@@ -93,22 +93,11 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 
 // newRegistry is NewRegistry with a clock.
 func newRegistry(cfg RegistryConfig, clock func() int64) (*Registry, error) {
-	rc, err := cfg.Remote.withDefaults()
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.MaxSources < 0:
-		return nil, errors.New("jwksfetch: negative MaxSources")
-	case cfg.MaxSources == 0:
-		cfg.MaxSources = DefaultMaxSources
-	}
-	switch {
-	case cfg.IdleTimeout < 0:
-		return nil, errors.New("jwksfetch: negative IdleTimeout")
-	case cfg.IdleTimeout == 0:
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
+	rc := cfg.Remote
 	r := &Registry{
 		cfg:     rc,
 		client:  rc.HTTPClient,
@@ -124,6 +113,27 @@ func newRegistry(cfg RegistryConfig, clock func() int64) (*Registry, error) {
 	}
 	go r.sweep(min(max(cfg.IdleTimeout/4, time.Millisecond), time.Minute))
 	return r, nil
+}
+
+func (cfg RegistryConfig) withDefaults() (RegistryConfig, error) {
+	rc, err := cfg.Remote.withDefaults()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Remote = rc
+	switch {
+	case cfg.MaxSources < 0:
+		return cfg, errors.New("jwksfetch: negative MaxSources")
+	case cfg.MaxSources == 0:
+		cfg.MaxSources = DefaultMaxSources
+	}
+	switch {
+	case cfg.IdleTimeout < 0:
+		return cfg, errors.New("jwksfetch: negative IdleTimeout")
+	case cfg.IdleTimeout == 0:
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	return cfg, nil
 }
 
 // Source returns the key source for jwks_uri uri, an https URL (http too
