@@ -47,9 +47,10 @@ type RegistryConfig struct {
 // (their background refresh stops). Remotes start on first use.
 //
 // The Remotes are kept in a map and in a list ordered by last use, so that
-// finding, touching, making room and expiring each cost O(1) whatever the
-// number of jwks_uri values: the least recently used Remote, at the back
-// of the list, is also the first to expire. A goroutine closes the idle
+// finding, touching and making room cost O(1), and expiring O(1) per
+// Remote expired, whatever the number of jwks_uri values: the least
+// recently used Remote, at the back of the list, is also the first to
+// expire. A goroutine closes the idle
 // ones; Close stops it and every Remote.
 //
 // A Registry is safe for concurrent use. Close it when done.
@@ -115,6 +116,8 @@ func newRegistry(cfg RegistryConfig, clock func() int64) (*Registry, error) {
 	return r, nil
 }
 
+// withDefaults validates cfg and fills in its defaults, and those of
+// cfg.Remote.
 func (cfg RegistryConfig) withDefaults() (RegistryConfig, error) {
 	rc, err := cfg.Remote.withDefaults()
 	if err != nil {

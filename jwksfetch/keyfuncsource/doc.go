@@ -3,7 +3,7 @@
 // that already keep one per client and want pkjwt to verify that client's
 // assertions with it:
 //
-//	kf, err := keyfunc.NewDefaultCtx(ctx, []string{client.JWKSURI}) // the host's, as before
+//	kf, err := keyfunc.NewDefaultCtx(ctx, []string{client.JWKSURI}) // the host's own (but see below)
 //	if err != nil {
 //		return err
 //	}
