@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
