@@ -270,3 +270,34 @@ func TestAuthCodeAndRefresh(t *testing.T) {
 		t.Errorf("forged refresh token: %v", err)
 	}
 }
+
+// cachedSource returns a TokenSource of a token server whose first token
+// it has already fetched.
+func cachedSource(tb testing.TB) oauth2.TokenSource {
+	tb.Helper()
+	key := testkeys.Signer(testkeys.P256)
+	kid, _ := sign.Thumbprint(key.Public())
+	ts := newTokenServer(tb, clientID, verify.Key{ID: kid, Public: key.Public()})
+	s, err := sign.NewSigner(clientID, key, ts.issuer, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cc, err := sign.NewClientCredentials(s, ts.tokenURL, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	src := cc.TokenSource(context.Background())
+	if _, err := src.Token(); err != nil {
+		tb.Fatal(err)
+	}
+	return src
+}
+
+// TestTokenSourceCachedNoAlloc checks that a cached token costs no
+// allocation and no request.
+func TestTokenSourceCachedNoAlloc(t *testing.T) {
+	src := cachedSource(t)
+	if n := testing.AllocsPerRun(100, func() { src.Token() }); n != 0 {
+		t.Errorf("%v allocations per cached Token, want 0", n)
+	}
+}

@@ -33,7 +33,7 @@ type tokenServer struct {
 }
 
 // newTokenServer starts a tokenServer for the client clientID with keys.
-func newTokenServer(t *testing.T, clientID string, keys ...verify.Key) *tokenServer {
+func newTokenServer(t testing.TB, clientID string, keys ...verify.Key) *tokenServer {
 	t.Helper()
 	ts := &tokenServer{refreshes: map[string]bool{}}
 	mux := http.NewServeMux()
