@@ -128,9 +128,9 @@ func runMint(_ context.Context, std stdio, args []string) error {
 
 // signAssertion signs claims (whose iss and aud must be set) with key
 // through sign.Signer, under key.alg (empty: the key's default alg), with
-// key.kid (if any) and typ (if any) in
-// the header. It returns an error wrapping sign.ErrUnsuitableKey when the
-// alg does not fit the key (RSA under 2048 bits included).
+// key.kid (if any) and typ (if any) in the header. It returns an error
+// wrapping sign.ErrUnsuitableKey when the alg does not fit the key (RSA
+// under 2048 bits included).
 func signAssertion(key signingKey, typ string, claims jwt.MapClaims) (string, error) {
 	cfg := &sign.Config{Algorithm: key.alg, Type: typ, OmitType: typ == ""}
 	if key.kid == "" {
