@@ -405,7 +405,10 @@ func (r *KeyRing) Rotate(ctx context.Context) (KeyInfo, error) {
 
 // Revoke removes the key with ID id from the ring and its store at once,
 // without waiting for its assertions to expire: for a key that leaked. The
-// current key cannot be revoked; rotate first.
+// current key cannot be revoked: Rotate, and Revoke the leaked key once the
+// new one signs (after the publish lead; a ring made with a short
+// PublishLead for the occasion shortens that wait, at the price of requests
+// refused by servers that have not yet fetched the new key).
 //
 // It returns an error wrapping [ErrKeyNotFound], [ErrCurrentKey] or
 // [ErrStore]; the ring is then unchanged.
