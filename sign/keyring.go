@@ -47,8 +47,9 @@ const (
 // *KeyRingConfig) is the default; each field documents its zero value.
 type KeyRingConfig struct {
 	// Signer is the policy of each key's [Signer] (lifetime, audience,
-	// typ, alg for RSA keys). Its KeyID must be empty: a key's kid is its
-	// ID. Nil: the default policy.
+	// typ). Its Algorithm applies to RSA keys only (PS256, say); other keys
+	// sign with their own alg. Its KeyID must be empty: a key's kid is its
+	// ID. Its Now defaults to the ring's. Nil: the default policy.
 	Signer *Config
 
 	// PublishLead is how long a key rotated in is published before the
