@@ -37,6 +37,7 @@ var commands = []command{
 	{"mint", "print a signed client assertion", runMint},
 	{"verify", "explain why a client assertion is accepted or rejected", runVerify},
 	{"keygen", "generate a client key pair and its JWK Set", runKeygen},
+	{"token", "get an access token with private_key_jwt (client_credentials)", runToken},
 }
 
 // exitError carries an exit status; errors of other types mean

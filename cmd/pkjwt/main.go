@@ -11,6 +11,8 @@
 //	                              explain why an assertion is accepted or rejected
 //	pkjwt keygen -type TYPE -out-private FILE [-out-jwks FILE|-]
 //	                              generate a client key pair
+//	pkjwt token -issuer URL -client-id ID -key FILE
+//	                              get an access token with private_key_jwt
 //
 // Each subcommand documents its flags with -h. The exit status is 0 on
 // success, 1 on failure (such as a failed check) and 2 for a usage or
