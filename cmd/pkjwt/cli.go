@@ -37,6 +37,7 @@ var commands = []command{
 	{"mint", "print a signed client assertion", runMint},
 	{"verify", "explain why a client assertion is accepted or rejected", runVerify},
 	{"keygen", "generate a client key pair and its JWK Set", runKeygen},
+	{"probe", "audit a token endpoint's private_key_jwt checks from the outside", runProbe},
 }
 
 // exitError carries an exit status; errors of other types mean
