@@ -231,7 +231,7 @@ var catalog = []probeDef{
 		Rule: "a client_id parameter names the client the assertion authenticates",
 		Refs: []string{refRFC7521Params}, build: (*builder).clientIDOther},
 
-	{ID: "aud-trailing-slash", Title: "aud the issuer with a trailing slash changed", Severity: sevMedium,
+	{ID: "aud-trailing-slash", Title: "aud the issuer with a trailing slash added (or removed)", Severity: sevMedium,
 		Rule: "aud is compared with the issuer as an exact string",
 		Refs: []string{refBis, refRFC7523Aud}, build: audProbe("slash")},
 	{ID: "aud-case", Title: "aud the issuer in upper case", Severity: sevMedium,
@@ -476,8 +476,13 @@ func signatureProbe(how string) func(*builder) (*probeRequest, error) {
 		case "stripped":
 			tok = tok[:i+1]
 		case "truncated":
-			sig := tok[i+1:]
-			tok = tok[:i+1] + sig[:len(sig)/2]
+			// Half the signature's bytes, well encoded: a server must
+			// find it invalid, not merely malformed.
+			sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			tok = tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig[:len(sig)/2])
 		}
 		return b.tokenRequest(tok), nil
 	}

@@ -253,7 +253,7 @@ func (p *prober) run(ctx context.Context) (*probeReport, error) {
 	if p.listener != nil {
 		for i, d := range catalog {
 			r := &rep.Results[i]
-			if d.ID == "header-jku" || d.ID == "header-x5u" {
+			if (d.ID == "header-jku" || d.ID == "header-x5u") && !strings.HasPrefix(r.Note, "not sent") {
 				if r.Outcome != outNA && p.listener.fetched("/"+strings.TrimPrefix(d.ID, "header-")) {
 					r.Fetched = true
 					r.Note = "the server fetched the URL from the assertion (server-side request forgery)"
@@ -271,10 +271,15 @@ func (p *prober) run(ctx context.Context) (*probeReport, error) {
 // probe sends one probe (and its control, if any) and classifies the
 // answer.
 func (p *prober) probe(ctx context.Context, req *probeRequest) (exchange, error) {
-	a, err := p.send(ctx, req)
-	if errors.Is(err, errRequestCap) {
-		return exchange{Outcome: outInconclusive, Note: "not sent: " + err.Error()}, nil
+	// One request stays for the control after the catalog.
+	need := 2
+	if req.control != nil {
+		need++
 	}
+	if p.client.max-p.client.sent < need {
+		return exchange{Outcome: outInconclusive, Note: "not sent: " + errRequestCap.Error()}, nil
+	}
+	a, err := p.send(ctx, req)
 	if err != nil {
 		return exchange{}, err
 	}
@@ -286,9 +291,6 @@ func (p *prober) probe(ctx context.Context, req *probeRequest) (exchange, error)
 		return ex, nil
 	}
 	ca, err := p.send(ctx, req.control)
-	if errors.Is(err, errRequestCap) {
-		return exchange{Outcome: outInconclusive, Note: "control not sent: " + err.Error()}, nil
-	}
 	if err != nil {
 		return exchange{}, err
 	}
