@@ -443,11 +443,11 @@ func (b *builder) hs256PublicKey() (*probeRequest, error) {
 }
 
 func (b *builder) otherAlg() (*probeRequest, error) {
-	if b.cfg.registeredAlg == "" {
-		return nil, notApplicable("the registered alg is unknown (give -alg)")
-	}
 	if _, ok := b.cfg.key.signer.Public().(*rsa.PublicKey); !ok {
 		return nil, notApplicable("the key signs with one alg only (" + b.cfg.key.alg + ")")
+	}
+	if b.cfg.registeredAlg == "" {
+		return nil, notApplicable("the registered alg is unknown (give -alg)")
 	}
 	other := "PS256"
 	if strings.HasPrefix(b.cfg.registeredAlg, "PS") {
