@@ -46,7 +46,8 @@ and x5u probes point to, and reports whether the server fetched them; for
 other targets those URLs point to a .invalid name that never resolves.
 
 The exit status is 0 when no critical or high probe was accepted, 1 when
-one was, and 2 on a usage error or when the baseline gets no token.
+one was, and 2 on a usage error, when the baseline gets no token, or when
+nothing was accepted and the control gets no token.
 
 Examples:
   pkjwt probe -issuer https://as.example.com -client-id my-client -key client.pem
@@ -199,8 +200,12 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	if rep.Exit == exitFailure {
+	switch rep.Exit {
+	case exitFailure:
 		return silentFailure
+	case exitUsage:
+		fmt.Fprintf(std.err, "pkjwt probe: the control failed: %s\nThe refusals above prove nothing: the server may refuse everything now (a lockout, a rate limit). Probe again later, or with a lower -rate.\n", describeExchange(*rep.Control))
+		return &exitError{code: exitUsage, err: errors.New("")}
 	}
 	return nil
 }

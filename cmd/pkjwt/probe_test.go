@@ -376,3 +376,166 @@ func TestProbeBaseline(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeNotRefusals checks that answers other than refusals are never
+// counted as refusals: server errors and timeouts are errors, and when a
+// server locks the client out after a few failures, every refusal is
+// inconclusive and the exit status is 2.
+func TestProbeNotRefusals(t *testing.T) {
+	keyFile := probeKeyFile(t)
+	pub := testkeys.Public(testkeys.RSA2048)
+	nones := []string{"alg-none", "alg-none-title", "alg-none-upper", "alg-none-mixed"}
+	for _, c := range []struct {
+		name  string
+		holes sloppyHoles
+		extra []string
+		note  string
+	}{
+		{"server error", sloppyHoles{failNone: "500"}, nil, "server error"},
+		{"timeout", sloppyHoles{failNone: "hang"}, []string{"-timeout", "300ms"}, "no answer: timeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startSloppy(t, c.holes, probeClientID, probeClientKid, pub, nil)
+			r, rep := runProbeJSON(t, probeArgs(s.issuer, keyFile, c.extra...)...)
+			want := map[string][]string{
+				outError:   nones,
+				outRefused: catalogIDs(append([]string{"replay-revocation", "replay-par"}, nones...)...),
+				outNA:      {"replay-revocation", "replay-par"},
+			}
+			if diff := cmp.Diff(want, outcomes(rep)); diff != "" || r.code != 0 {
+				t.Errorf("exit %d, outcomes (-want +got):\n%s\n%v", r.code, diff, r)
+			}
+			for _, res := range rep.Results {
+				if res.Outcome == outError && res.Note != c.note {
+					t.Errorf("%s: note %q, want %q", res.ID, res.Note, c.note)
+				}
+			}
+			if rep.Summary.Error != len(nones) || rep.Summary.Refused != len(want[outRefused]) {
+				t.Errorf("summary %+v", rep.Summary)
+			}
+		})
+	}
+
+	t.Run("lockout", func(t *testing.T) {
+		s := startSloppy(t, sloppyHoles{lockoutAfter: 3}, probeClientID, probeClientKid, pub, nil)
+		r, rep := runProbeJSON(t, probeArgs(s.issuer, keyFile)...)
+		want := map[string][]string{
+			outInconclusive: catalogIDs("replay-revocation", "replay-par"),
+			outNA:           {"replay-revocation", "replay-par"},
+		}
+		if diff := cmp.Diff(want, outcomes(rep)); diff != "" {
+			t.Errorf("outcomes (-want +got):\n%s", diff)
+		}
+		if r.code != 2 || rep.Exit != 2 || rep.Control == nil || rep.Control.Outcome != outRefused ||
+			!strings.Contains(r.stderr, "the control failed") {
+			t.Errorf("exit %d, control %+v:\n%v", r.code, rep.Control, r)
+		}
+	})
+}
+
+// TestProbeTokenURL probes with -token-url and no -issuer: no discovery,
+// and the aud of correct assertions is -aud.
+func TestProbeTokenURL(t *testing.T) {
+	s := startSloppy(t, sloppyHoles{noReplay: true}, probeClientID, probeClientKid, testkeys.Public(testkeys.RSA2048), nil)
+	args := []string{"probe", "-token-url", s.issuer + "/token", "-aud", s.issuer, "-insecure-http", "-client-id", probeClientID,
+		"-key", probeKeyFile(t), "-kid", probeClientKid, "-alg", "RS256", "-rate", "0"}
+	r, rep := runProbeJSON(t, args...)
+	if r.code != 1 || rep.Metadata != nil || rep.Aud != s.issuer {
+		t.Fatalf("exit %d, metadata %+v, aud %q:\n%v", r.code, rep.Metadata, rep.Aud, r)
+	}
+	// Without discovery the introspection endpoint is unknown.
+	if got := outcomes(rep)[outAccepted]; !cmp.Equal(got, []string{"replay-token"}) {
+		t.Errorf("accepted %v, want [replay-token]", got)
+	}
+	if n := s.requests.Load(); int(n) != rep.Requests {
+		t.Errorf("the server received %d requests, the report says %d", n, rep.Requests)
+	}
+}
+
+func TestProbeMetadataURLs(t *testing.T) {
+	for issuer, want := range map[string][]string{
+		"https://as.example.com": {
+			"https://as.example.com/.well-known/oauth-authorization-server",
+			"https://as.example.com/.well-known/openid-configuration",
+		},
+		"https://as.example.com/tenant/a": {
+			"https://as.example.com/.well-known/oauth-authorization-server/tenant/a",
+			"https://as.example.com/tenant/a/.well-known/openid-configuration",
+		},
+		"https://as.example.com/realms/x%2Fy/": {
+			"https://as.example.com/.well-known/oauth-authorization-server/realms/x%2Fy",
+			"https://as.example.com/realms/x%2Fy/.well-known/openid-configuration",
+		},
+	} {
+		if got := metadataURLs(issuer); !cmp.Equal(got, want) {
+			t.Errorf("metadataURLs(%q) = %q, want %q", issuer, got, want)
+		}
+	}
+}
+
+// TestProbeCrossEndpoint covers the judgement of a replay at another
+// endpoint by the answer to a fresh assertion there.
+func TestProbeCrossEndpoint(t *testing.T) {
+	ok := exchange{Outcome: outAccepted, Status: 200}
+	authFail := exchange{Outcome: outRefused, Status: 401, Error: "invalid_client"}
+	noRedirect := exchange{Outcome: outInconclusive, Status: 400, Error: "invalid_request"}
+	for _, c := range []struct {
+		name         string
+		replay, ctl  exchange
+		want         string
+		noteContains string
+	}{
+		{"refused, control accepted", authFail, ok, outRefused, ""},
+		{"accepted", ok, ok, outAccepted, ""},
+		{"control refused too", authFail, authFail, outInconclusive, "not accepted there either"},
+		{"PAR: same non-auth error as the control", noRedirect, noRedirect, outAccepted, "client authentication passed"},
+		{"PAR: refused where the control passed", authFail, noRedirect, outRefused, ""},
+		{"different non-auth errors", exchange{Outcome: outInconclusive, Status: 400, Error: "invalid_scope"}, noRedirect, outInconclusive, "a fresh assertion got"},
+		{"server error", exchange{Outcome: outError, Status: 500}, ok, outError, ""},
+	} {
+		got := crossEndpoint(c.replay, c.ctl)
+		if got.Outcome != c.want || !strings.Contains(got.Note, c.noteContains) {
+			t.Errorf("%s: %+v, want %s with a note containing %q", c.name, got, c.want, c.noteContains)
+		}
+	}
+}
+
+// FuzzProbeClassify: whatever a server answers, the classification never
+// calls a refusal what is not a 4xx, nor a success what is not a 2xx.
+func FuzzProbeClassify(f *testing.F) {
+	f.Add(200, []byte(`{"access_token":"x"}`), false)
+	f.Add(401, []byte(`{"error":"invalid_client"}`), false)
+	f.Add(400, []byte(`{"error":"invalid_request","error_description":"x"}`), false)
+	f.Add(500, []byte(`{"access_token":"x"}`), false)
+	f.Add(0, []byte(nil), true)
+	f.Add(302, []byte(`{"access_token":"x"}`), false)
+	f.Fuzz(func(t *testing.T, status int, body []byte, transportErr bool) {
+		a := answer{status: status, body: body}
+		if transportErr {
+			a = answer{err: errRequestCap}
+		}
+		for _, ep := range []string{epToken, epIntrospection} {
+			ex := classify(ep, a)
+			switch ex.Outcome {
+			case outAccepted:
+				if transportErr || status < 200 || status > 299 {
+					t.Errorf("%s: %d accepted", ep, status)
+				}
+			case outRefused:
+				if transportErr || status < 400 || status > 499 {
+					t.Errorf("%s: %d refused", ep, status)
+				}
+			case outError:
+				if !transportErr && status < 500 {
+					t.Errorf("%s: %d an error", ep, status)
+				}
+			case outInconclusive:
+			default:
+				t.Errorf("%s: outcome %q", ep, ex.Outcome)
+			}
+			if len(ex.Description) > 203 {
+				t.Errorf("description of %d bytes", len(ex.Description))
+			}
+		}
+	})
+}

@@ -283,7 +283,6 @@ type builder struct {
 	cfg       *probeConfig
 	now       time.Time
 	aud       string            // the aud of correct assertions
-	issuer    string            // the issuer identifier, if known
 	endpoints map[string]string // endpoint name to URL, as far as known
 	baseline  string            // the baseline assertion, once sent
 	attacker  crypto.Signer     // a key of the client key's type that is not registered

@@ -103,7 +103,6 @@ type prober struct {
 	client   *guardedClient
 	listener *keyListener
 	b        *builder
-	issuer   string
 }
 
 // baselineError is a baseline that got no token; the report says why.
@@ -128,21 +127,21 @@ func newProber(cfg probeConfig) (*prober, error) {
 	p.b = &builder{
 		cfg:       &p.cfg,
 		now:       time.Now(),
-		issuer:    cfg.issuer,
 		endpoints: map[string]string{},
 		attacker:  attacker,
 		jti:       func() string { return randomString(16) },
+	}
+	if !p.loopbackTarget() {
+		return p, nil
 	}
 	if cfg.dryRun {
 		p.b.listener = "http://127.0.0.1:LISTENER"
 		return p, nil
 	}
-	if p.loopbackTarget() {
-		if p.listener, err = newKeyListener(attacker, cfg.key.alg); err != nil {
-			return nil, err
-		}
-		p.b.listener = p.listener.url
+	if p.listener, err = newKeyListener(attacker, cfg.key.alg); err != nil {
+		return nil, err
 	}
+	p.b.listener = p.listener.url
 	return p, nil
 }
 
@@ -404,7 +403,9 @@ func clip(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// summarize counts the outcomes and sets the exit status.
+// summarize counts the outcomes and sets the exit status: 1 when a
+// critical or high probe was accepted, else 2 when the control got no
+// token, else 0.
 func summarize(rep *probeReport) {
 	s := probeSummary{}
 	rep.Exit = exitOK
@@ -437,6 +438,11 @@ func summarize(rep *probeReport) {
 		}
 	}
 	rep.Summary = s
+	// An accepted probe proves a hole whatever came after it; refusals
+	// prove nothing when a correct assertion is refused too.
+	if rep.Exit == exitOK && rep.Control != nil && rep.Control.Outcome != outAccepted {
+		rep.Exit = exitUsage
+	}
 }
 
 // audience returns the aud of correct assertions.

@@ -32,6 +32,10 @@ type sloppyHoles struct {
 	hs256PublicKey bool // verifies HS256 with the client's public key (PEM) as the secret
 	trustsJWK      bool // verifies with a key from the jwk header
 	fetchesJKU     bool // fetches the jku header's JWK Set and verifies with it
+
+	// Not holes, but answers a probe must not take for refusals:
+	lockoutAfter int    // after this many failed authentications, refuse every request (0: never)
+	failNone     string // for alg none in any casing: "500" answers a server error, "hang" never answers
 }
 
 // sloppyServer is a deliberately hand-written token endpoint for one
@@ -51,8 +55,10 @@ type sloppyServer struct {
 	// requests counts the requests the server received.
 	requests atomic.Int64
 
-	mu   sync.Mutex
-	jtis map[string]bool
+	mu       sync.Mutex
+	jtis     map[string]bool
+	failures int
+	hang     chan struct{} // closed when the server stops, releasing hung requests
 }
 
 const (
@@ -67,7 +73,7 @@ const (
 // introspection endpoints.
 func startSloppy(t *testing.T, holes sloppyHoles, clientID, kid string, key crypto.PublicKey, metadata map[string]any) *sloppyServer {
 	t.Helper()
-	s := &sloppyServer{holes: holes, clientID: clientID, kid: kid, key: key, now: time.Now, jtis: map[string]bool{}, metadata: metadata}
+	s := &sloppyServer{holes: holes, clientID: clientID, kid: kid, key: key, now: time.Now, jtis: map[string]bool{}, metadata: metadata, hang: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
 		md := map[string]any{
@@ -102,7 +108,10 @@ func startSloppy(t *testing.T, holes sloppyHoles, clientID, kid string, key cryp
 	}))
 	s.issuer = "http://" + srv.Listener.Addr().String()
 	srv.Start()
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		close(s.hang)
+		srv.Close()
+	})
 	return s
 }
 
@@ -137,11 +146,41 @@ func (s *sloppyServer) authenticate(w http.ResponseWriter, r *http.Request) bool
 		sloppyError(w, http.StatusBadRequest, "invalid_client", "client_assertion_type")
 		return false
 	}
+	s.mu.Lock()
+	locked := s.holes.lockoutAfter > 0 && s.failures >= s.holes.lockoutAfter
+	s.mu.Unlock()
+	if locked {
+		sloppyError(w, http.StatusUnauthorized, "invalid_client", "client locked")
+		return false
+	}
+	if strings.EqualFold(assertionAlg(form.Get("client_assertion")), "none") {
+		switch s.holes.failNone {
+		case "500":
+			sloppyError(w, http.StatusInternalServerError, "server_error", "crashed")
+			return false
+		case "hang":
+			<-s.hang
+			return false
+		}
+	}
 	if err := s.check(form.Get("client_assertion"), form.Get("client_id")); err != nil {
+		s.mu.Lock()
+		s.failures++
+		s.mu.Unlock()
 		sloppyError(w, http.StatusUnauthorized, "invalid_client", err.Error())
 		return false
 	}
 	return true
+}
+
+// assertionAlg returns the alg of a compact JWS's header, or "".
+func assertionAlg(tok string) string {
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	seg, _, _ := strings.Cut(tok, ".")
+	decodeSegment(seg, &h)
+	return h.Alg
 }
 
 // check verifies an assertion; the holes leave out what they say.
