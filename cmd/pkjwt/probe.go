@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -251,9 +250,6 @@ func probeKey(file string, demo bool, kid string, kidSet bool, alg string) (prob
 	}
 	if err := verify.CheckKey(key.signer.Public(), pk.alg, 0); err != nil {
 		return probeSigningKey{}, usageErrorf("alg %s does not fit the key: %v", pk.alg, err)
-	}
-	if k, ok := key.signer.Public().(*rsa.PublicKey); ok && k.N.BitLen() < verify.DefaultMinRSABits {
-		return probeSigningKey{}, usageErrorf("-key: a %d-bit RSA key; the baseline needs at least %d bits", k.N.BitLen(), verify.DefaultMinRSABits)
 	}
 	return pk, nil
 }
