@@ -36,8 +36,8 @@ var commands = []command{
 	{"serve", "run the reference authorization server", runServe},
 	{"mint", "print a signed client assertion", runMint},
 	{"verify", "explain why a client assertion is accepted or rejected", runVerify},
-	{"keygen", "generate a client key pair and its JWK Set", runKeygen},
 	{"probe", "audit a token endpoint's private_key_jwt checks from the outside", runProbe},
+	{"keygen", "generate a client key pair and its JWK Set", runKeygen},
 }
 
 // exitError carries an exit status; errors of other types mean
