@@ -79,7 +79,16 @@ type probeResult struct {
 	// assertion from the probe's listener.
 	Fetched bool `json:"fetched,omitempty"`
 
-	sev severity
+	sev       severity
+	fetchPath string // the listener path the probe's assertion names, if any
+}
+
+// addNote appends note to the result's note.
+func (r *probeResult) addNote(note string) {
+	if r.Note != "" {
+		note = r.Note + "; " + note
+	}
+	r.Note = note
 }
 
 // finding reports whether the result is something the server must fix.
@@ -217,7 +226,7 @@ func (p *prober) run(ctx context.Context) (*probeReport, error) {
 		case err != nil:
 			return nil, fmt.Errorf("probe %s: %w", d.ID, err)
 		}
-		r.Endpoint = req.endpoint
+		r.Endpoint, r.fetchPath = req.endpoint, req.fetchPath
 		r.exchange, err = p.probe(ctx, req)
 		if err != nil {
 			return nil, err
@@ -245,21 +254,17 @@ func (p *prober) run(ctx context.Context) (*probeReport, error) {
 		r := &rep.Results[i]
 		if r.Outcome == outRefused && rep.Control.Outcome != outAccepted {
 			r.Outcome = outInconclusive
-			r.Note = "a correct assertion sent after the probes got no token either"
+			r.addNote("a correct assertion sent after the probes got no token either")
 		}
-	}
-	// Fetches are counted last, so that one made after an answer counts.
-	if p.listener != nil {
-		for i, d := range catalog {
-			r := &rep.Results[i]
-			if (d.ID == "header-jku" || d.ID == "header-x5u") && !strings.HasPrefix(r.Note, "not sent") {
-				if r.Outcome != outNA && p.listener.fetched("/"+strings.TrimPrefix(d.ID, "header-")) {
-					r.Fetched = true
-					r.Note = "the server fetched the URL from the assertion (server-side request forgery)"
-				} else if r.Outcome != outNA {
-					r.Note = "the server did not fetch the URL"
-				}
-			}
+		// Fetches are looked up last, so that one made after the answer
+		// counts too.
+		switch {
+		case r.fetchPath == "" || r.Status == 0 && r.Outcome != outError:
+		case p.listener.fetched(r.fetchPath):
+			r.Fetched = true
+			r.addNote("the server fetched the URL from the assertion (server-side request forgery)")
+		default:
+			r.addNote("the server did not fetch the URL")
 		}
 	}
 	rep.Requests = p.client.sent

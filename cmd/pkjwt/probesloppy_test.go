@@ -32,6 +32,7 @@ type sloppyHoles struct {
 	hs256PublicKey bool // verifies HS256 with the client's public key (PEM) as the secret
 	trustsJWK      bool // verifies with a key from the jwk header
 	fetchesJKU     bool // fetches the jku header's JWK Set and verifies with it
+	fetchesJKUOnly bool // fetches the jku header's URL, then verifies with the registered key
 
 	// Not holes, but answers a probe must not take for refusals:
 	lockoutAfter int    // after this many failed authentications, refuse every request (0: never)
@@ -317,6 +318,12 @@ func (s *sloppyServer) keyFor(kid string, jwk json.RawMessage, jku string) (cryp
 			}
 		}
 		return nil, errors.New("no key in jku")
+	case s.holes.fetchesJKUOnly && jku != "":
+		if resp, err := http.Get(jku); err == nil {
+			resp.Body.Close()
+		}
+	}
+	switch {
 	case kid != "" && kid != s.kid:
 		return nil, errors.New("unknown kid")
 	}
