@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -542,4 +543,33 @@ func FuzzProbeClassify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestProbeREADMECatalog keeps the README's catalog table equal to the
+// catalog.
+func TestProbeREADMECatalog(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, sev := range []string{"critical", "high", "medium"} {
+			if strings.HasPrefix(line, "| "+sev+" | `") {
+				got = append(got, line)
+			}
+		}
+	}
+	var want []string
+	for _, sev := range []severity{sevCritical, sevHigh, sevMedium} {
+		for _, d := range catalog {
+			if d.Severity == sev {
+				want = append(want, fmt.Sprintf("| %s | `%s` | %s | %s | %s |",
+					sev, d.ID, strings.ReplaceAll(d.Title, "|", `\|`), d.Rule, strings.Join(d.Refs, "; ")))
+			}
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("README catalog (-want +got):\n%s", diff)
+	}
 }
