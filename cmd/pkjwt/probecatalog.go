@@ -74,13 +74,14 @@ const (
 	refBCPAlg        = "RFC 8725 §3.1"
 	refBCPWeakSig    = "RFC 8725 §2.1"
 	refBCPClaims     = "RFC 8725 §3.10"
+	refBCPIssSub     = "RFC 8725 §3.8"
+	refBCPAud        = "RFC 8725 §3.9"
 	refBCPTyping     = "RFC 8725 §3.11"
 	refBCPCrossJWT   = "RFC 8725 §2.8"
 	refHardening     = "hardening: no spec sets a bound"
 	refBisTyp        = "draft-ietf-oauth-rfc7523bis (explicit typing)"
 	refBis           = "draft-ietf-oauth-rfc7523bis §4"
 	refFAPI          = "FAPI 2.0 Security Profile §5.3.2.1"
-	refFAPIAlgs      = "FAPI 2.0 Security Profile §5.4"
 	refRFC6749Auth   = "RFC 6749 §2.3"
 	refRFC6749Params = "RFC 6749 §3.2"
 	refRFC7515Crit   = "RFC 7515 §4.1.11"
@@ -217,7 +218,7 @@ var catalog = []probeDef{
 		Refs: []string{refRFC7523Iat}, build: timesProbe(-24*time.Hour, 0, probeLifetime)},
 	{ID: "aud-other-server", Title: "aud another server", Severity: sevHigh,
 		Rule: "aud identifies this authorization server",
-		Refs: []string{refRFC7523Aud, refBis, refOIDCCore9}, build: audProbe("other")},
+		Refs: []string{refRFC7523Aud, refBis, refOIDCCore9, refBCPAud}, build: audProbe("other")},
 	{ID: "aud-token-endpoint", Title: "aud the token endpoint URL", Severity: sevHigh,
 		Rule: "aud is the issuer identifier, never the token endpoint URL (audience injection)",
 		Refs: []string{refBis, refFAPI}, build: audProbe("token-endpoint")},
@@ -226,7 +227,7 @@ var catalog = []probeDef{
 		Refs: []string{refBis, refFAPI}, build: audProbe("array")},
 	{ID: "iss-sub-mismatch", Title: "sub another client", Severity: sevHigh,
 		Rule: "iss and sub are both the client_id",
-		Refs: []string{refRFC7523Sub, refOIDCCore9}, build: claimOtherProbe("sub")},
+		Refs: []string{refRFC7523Iss, refRFC7523Sub, refOIDCCore9, refBCPIssSub}, build: claimOtherProbe("sub")},
 	{ID: "client-id-other", Title: "client_id parameter naming another client", Severity: sevHigh,
 		Rule: "a client_id parameter names the client the assertion authenticates",
 		Refs: []string{refRFC7521Params}, build: (*builder).clientIDOther},
