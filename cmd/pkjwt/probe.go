@@ -186,7 +186,7 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 			}
 		}
 		fmt.Fprintf(std.err, "pkjwt probe: %s\n", be.text)
-		return &exitError{code: exitUsage, err: errors.New("")}
+		return silentUsage
 	}
 	if err != nil {
 		return err
@@ -204,10 +204,14 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 		return silentFailure
 	case exitUsage:
 		fmt.Fprintf(std.err, "pkjwt probe: the control failed: %s\nThe refusals above prove nothing: the server may refuse everything now (a lockout, a rate limit). Probe again later, or with a lower -rate.\n", describeExchange(*rep.Control))
-		return &exitError{code: exitUsage, err: errors.New("")}
+		return silentUsage
 	}
 	return nil
 }
+
+// silentUsage exits with exitUsage after the command has already said
+// why.
+var silentUsage = &exitError{code: exitUsage, err: errors.New("")}
 
 // probeSigningKey is the client's key as the probe signs with it.
 type probeSigningKey struct {

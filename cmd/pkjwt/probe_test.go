@@ -546,7 +546,7 @@ func FuzzProbeClassify(f *testing.F) {
 }
 
 // TestProbeREADMECatalog keeps the README's catalog table equal to the
-// catalog.
+// catalog, and its sloppy-server excerpt equal to the golden output.
 func TestProbeREADMECatalog(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -571,5 +571,14 @@ func TestProbeREADMECatalog(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("README catalog (-want +got):\n%s", diff)
+	}
+	// The README quotes the findings of the golden sloppy run.
+	golden, err := os.ReadFile(filepath.Join("testdata", "probe", "sloppy.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, findings, _ := strings.Cut(string(golden), "\nFindings:")
+	if findings == "" || !strings.Contains(string(b), "Findings:"+findings) {
+		t.Errorf("README does not quote the findings of testdata/probe/sloppy.txt")
 	}
 }

@@ -107,8 +107,8 @@ func writeProbeTable(w io.Writer, rep *probeReport) error {
 		fmt.Fprintf(w, "Control: %s\n", describeExchange(*rep.Control))
 	}
 	s := rep.Summary
-	_, err := fmt.Fprintf(w, "Result: %d accepted (%d critical, %d high, %d medium), %d refused, %d error, %d inconclusive, %d n/a; %d requests. Exit status %d.\n",
-		s.Accepted, s.Critical, s.High, s.Medium, s.Refused, s.Error, s.Inconclusive, s.NotRun, rep.Requests, rep.Exit)
+	_, err := fmt.Fprintf(w, "Result: %d findings (%d critical, %d high, %d medium); %d accepted, %d refused, %d error, %d inconclusive, %d n/a; %d requests. Exit status %d.\n",
+		s.Findings, s.Critical, s.High, s.Medium, s.Accepted, s.Refused, s.Error, s.Inconclusive, s.NotRun, rep.Requests, rep.Exit)
 	return err
 }
 

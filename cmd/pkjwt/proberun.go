@@ -94,12 +94,14 @@ func (r *probeResult) addNote(note string) {
 // finding reports whether the result is something the server must fix.
 func (r *probeResult) finding() bool { return r.Outcome == outAccepted || r.Fetched }
 
-// probeSummary counts the outcomes.
+// probeSummary counts the findings (accepted probes, and refused ones
+// whose jku or x5u the server fetched), by severity, and the outcomes.
 type probeSummary struct {
-	Accepted     int `json:"accepted"`
+	Findings     int `json:"findings"`
 	Critical     int `json:"critical"`
 	High         int `json:"high"`
 	Medium       int `json:"medium"`
+	Accepted     int `json:"accepted"`
 	Refused      int `json:"refused"`
 	Error        int `json:"error"`
 	Inconclusive int `json:"inconclusive"`
@@ -430,6 +432,7 @@ func summarize(rep *probeReport) {
 		if !r.finding() {
 			continue
 		}
+		s.Findings++
 		switch r.sev {
 		case sevCritical:
 			s.Critical++
