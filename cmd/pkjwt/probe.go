@@ -145,8 +145,11 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 		if !ok || name == "" {
 			return usageErrorf("-param %q: want name=value", p)
 		}
-		if strings.HasPrefix(name, "client_assertion") {
+		switch {
+		case strings.HasPrefix(name, "client_assertion") || name == "client_id":
 			return usageErrorf("-param %s: the probe sets the client authentication parameters", name)
+		case name == "grant_type" || name == "scope":
+			return usageErrorf("-param %s: use -%s", name, strings.ReplaceAll(name, "_", "-"))
 		}
 		cfg.params.Add(name, value)
 	}

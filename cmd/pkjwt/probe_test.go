@@ -339,6 +339,10 @@ func TestProbeSafety(t *testing.T) {
 		{"no key", []string{"probe", "-issuer", "https://as.example.com", "-client-id", "c"}, "-key or -demo-key is required"},
 		{"no target", []string{"probe", "-client-id", "c", "-key", keyFile}, "-issuer or -token-url is required"},
 		{"bad param", []string{"probe", "-issuer", "https://as.example.com", "-client-id", "c", "-key", keyFile, "-param", "client_assertion=x"}, "the probe sets"},
+		{"grant_type as a param", []string{"probe", "-issuer", "https://as.example.com", "-client-id", "c", "-key", keyFile, "-param", "grant_type=x"}, "use -grant-type"},
+		{"param without =", []string{"probe", "-issuer", "https://as.example.com", "-client-id", "c", "-key", keyFile, "-param", "audience"}, "want name=value"},
+		{"same other client", []string{"probe", "-issuer", "https://as.example.com", "-client-id", "c", "-other-client-id", "c", "-key", keyFile}, "must name another client"},
+		{"missing key file", []string{"probe", "-issuer", "https://as.example.com", "-client-id", "c", "-key", "/nonexistent/key.pem"}, "-key:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := pkjwt(t, "", c.args...)
