@@ -105,7 +105,6 @@ type probeRequest struct {
 	endpoint  string
 	form      url.Values
 	basic     []string // user and password of an Authorization: Basic header, if any
-	assertion string   // the (main) assertion sent, for -dry-run
 	fetchPath string   // the listener path whose fetch the probe observes, if any
 	// control, if any, is a correct request sent after the probe to the same
 	// endpoint: a refused probe counts only if the control is accepted.
@@ -372,7 +371,7 @@ func (b *builder) form(endpoint, assertion string) url.Values {
 
 // tokenRequest is a request to the token endpoint with assertion.
 func (b *builder) tokenRequest(assertion string) *probeRequest {
-	return &probeRequest{endpoint: epToken, form: b.form(epToken, assertion), assertion: assertion}
+	return &probeRequest{endpoint: epToken, form: b.form(epToken, assertion)}
 }
 
 // signedRequest signs header and claims and sends them to the token
@@ -390,13 +389,13 @@ func replayProbe(endpoint string) func(*builder) (*probeRequest, error) {
 		if _, ok := b.endpoints[endpoint]; !ok {
 			return nil, notApplicable("no " + endpoint + " endpoint")
 		}
-		r := &probeRequest{endpoint: endpoint, form: b.form(endpoint, b.baseline), assertion: b.baseline}
+		r := &probeRequest{endpoint: endpoint, form: b.form(endpoint, b.baseline)}
 		if endpoint != epToken {
 			fresh, err := b.valid()
 			if err != nil {
 				return nil, err
 			}
-			r.control = &probeRequest{endpoint: endpoint, form: b.form(endpoint, fresh), assertion: fresh}
+			r.control = &probeRequest{endpoint: endpoint, form: b.form(endpoint, fresh)}
 		}
 		return r, nil
 	}
