@@ -36,7 +36,7 @@ type sloppyHoles struct {
 
 	// Not holes, but answers a probe must not take for refusals:
 	lockoutAfter int    // after this many failed authentications, refuse every request (0: never)
-	failNone     string // for alg none in any casing: "500" answers a server error, "hang" never answers
+	failNone     string // for alg "none": "500" answers a server error, "hang" never answers
 }
 
 // sloppyServer is a deliberately hand-written token endpoint for one
@@ -154,7 +154,7 @@ func (s *sloppyServer) authenticate(w http.ResponseWriter, r *http.Request) bool
 		sloppyError(w, http.StatusUnauthorized, "invalid_client", "client locked")
 		return false
 	}
-	if strings.EqualFold(assertionAlg(form.Get("client_assertion")), "none") {
+	if assertionAlg(form.Get("client_assertion")) == "none" {
 		switch s.holes.failNone {
 		case "500":
 			sloppyError(w, http.StatusInternalServerError, "server_error", "crashed")
