@@ -586,3 +586,28 @@ func TestProbeREADMECatalog(t *testing.T) {
 		t.Errorf("README does not quote the findings of testdata/probe/sloppy.txt")
 	}
 }
+
+// TestProbeServeKeyTypes probes pkjwt serve with clients whose keys
+// pkjwt keygen made: P-256 (PEM) and Ed25519 (a JWK, whose kid and alg the
+// probe takes from the file). Every probe is refused; alg-other does not
+// apply to keys that sign with one alg only.
+func TestProbeServeKeyTypes(t *testing.T) {
+	for _, c := range []struct{ typ, format string }{{"p256", "pem"}, {"ed25519", "jwk"}} {
+		t.Run(c.typ, func(t *testing.T) {
+			client := keygenClient(t, t.TempDir(), "c-"+c.typ, c.typ, c.format)
+			var inline any
+			if err := json.Unmarshal(client.jwks, &inline); err != nil {
+				t.Fatal(err)
+			}
+			p := startServe(t, map[string]any{"clients": []any{map[string]any{"client_id": client.id, "jwks": inline}}})
+			r, rep := runProbeJSON(t, "probe", "-issuer", p.issuer, "-insecure-http", "-client-id", client.id, "-key", client.key, "-rate", "0")
+			want := map[string][]string{
+				outRefused: catalogIDs("replay-revocation", "replay-par", "alg-other"),
+				outNA:      {"replay-revocation", "replay-par", "alg-other"},
+			}
+			if diff := cmp.Diff(want, outcomes(rep)); diff != "" || r.code != 0 {
+				t.Errorf("exit %d, outcomes (-want +got):\n%s\n%v", r.code, diff, r)
+			}
+		})
+	}
+}
