@@ -9,6 +9,8 @@
 //	                              print a signed client assertion
 //	pkjwt verify -issuer URL -jwks URL|FILE ASSERTION|-
 //	                              explain why an assertion is accepted or rejected
+//	pkjwt probe -issuer URL -client-id ID -key FILE
+//	                              audit a token endpoint's private_key_jwt checks
 //	pkjwt keygen -type TYPE -out-private FILE [-out-jwks FILE|-]
 //	                              generate a client key pair
 //	pkjwt token -issuer URL -client-id ID -key FILE
