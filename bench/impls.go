@@ -89,7 +89,7 @@ func newPkjwt(clients []Client) (Authenticator, error) {
 }
 
 func (a *pkjwtAuth) Authenticate(ctx context.Context, form url.Values) (string, error) {
-	req, err := verify.RequestFromForm(form)
+	req, err := verify.RequestFromForm(form, nil)
 	if err != nil {
 		return "", err
 	}

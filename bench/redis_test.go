@@ -26,7 +26,7 @@ func BenchmarkVerifyStore(b *testing.B) {
 	p := forms(alg)
 	reqs := make([]verify.Request, len(p))
 	for i, f := range p {
-		r, err := verify.RequestFromForm(f)
+		r, err := verify.RequestFromForm(f, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

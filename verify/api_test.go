@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"math/big"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,15 +19,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/replay"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
 func TestRequestFromForm(t *testing.T) {
+	basic := http.Header{"Authorization": {"Basic YzE6cw=="}}
 	tests := []struct {
-		name string
-		form string
-		want verify.Request
-		err  error
+		name   string
+		form   string
+		header http.Header
+		want   verify.Request
+		err    error
 	}{
 		{name: "assertion", form: "grant_type=client_credentials&client_assertion_type=t&client_assertion=a&client_id=c",
 			want: verify.Request{AssertionType: "t", Assertion: "a", ClientID: "c"}},
@@ -34,10 +39,23 @@ func TestRequestFromForm(t *testing.T) {
 			want: verify.Request{AssertionType: "t", Assertion: "a", OtherAuthentication: "client_secret_post"}},
 		{name: "empty client_secret", form: "client_id=c&client_secret=",
 			want: verify.Request{ClientID: "c", OtherAuthentication: "client_secret_post"}},
+		{name: "Basic", form: "client_assertion=a", header: basic,
+			want: verify.Request{Assertion: "a", OtherAuthentication: "client_secret_basic"}},
+		{name: "basic in lower case", form: "client_assertion=a", header: http.Header{"Authorization": {"basic YzE6cw=="}},
+			want: verify.Request{Assertion: "a", OtherAuthentication: "client_secret_basic"}},
+		{name: "Bearer", form: "client_assertion=a", header: http.Header{"Authorization": {"Bearer t"}},
+			want: verify.Request{Assertion: "a", OtherAuthentication: "authorization_header"}},
+		{name: "empty Authorization", form: "client_assertion=a", header: http.Header{"Authorization": {""}},
+			want: verify.Request{Assertion: "a", OtherAuthentication: "authorization_header"}},
+		{name: "client_secret parameter first", form: "client_assertion=a&client_secret=s", header: basic,
+			want: verify.Request{Assertion: "a", OtherAuthentication: "client_secret_post"}},
+		{name: "other header", form: "client_assertion=a", header: http.Header{"Cookie": {"x"}},
+			want: verify.Request{Assertion: "a"}},
 		{name: "assertion twice", form: "client_assertion_type=t&client_assertion=a&client_assertion=b", err: verify.ErrRepeatedParameter},
 		{name: "type twice", form: "client_assertion_type=t&client_assertion_type=t&client_assertion=a", err: verify.ErrRepeatedParameter},
 		{name: "client_id twice", form: "client_id=c&client_id=c", err: verify.ErrRepeatedParameter},
 		{name: "empty repeat", form: "client_assertion=&client_assertion=a", err: verify.ErrRepeatedParameter},
+		{name: "repeat beside Basic", form: "client_assertion=a&client_assertion=a", header: basic, err: verify.ErrRepeatedParameter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +63,7 @@ func TestRequestFromForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := verify.RequestFromForm(form)
+			got, err := verify.RequestFromForm(form, tt.header)
 			if tt.err != nil {
 				checkError(t, err, tt.err, "")
 				return
@@ -57,6 +75,57 @@ func TestRequestFromForm(t *testing.T) {
 				t.Errorf("Request (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRequestFromFormThenVerify: an assertion sent beside an
+// Authorization header, as an attacker replaying it with stolen Basic
+// credentials would, fails with ErrMultipleMethods.
+func TestRequestFromFormThenVerify(t *testing.T) {
+	v := newVerifier(t, nil, nil)
+	form := url.Values{"client_assertion_type": {verify.AssertionType},
+		"client_assertion": {mint(testkeys.RSA2048, "RS256", r1, "rsa", nil)}}
+	req, err := verify.RequestFromForm(form, http.Header{"Authorization": {"Basic YzE6cw=="}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), req)
+	checkError(t, err, verify.ErrMultipleMethods, form.Get("client_assertion"))
+}
+
+func TestNewError(t *testing.T) {
+	cause := errors.New("disk on fire")
+	e := verify.NewError(verify.ErrBodyTooLarge, cause)
+	if e.Reason != "body_too_large" || e.Code != verify.CodeInvalidRequest || e.Description != "the request body is too large" {
+		t.Errorf("%+v", e)
+	}
+	if !errors.Is(e, verify.ErrBodyTooLarge) || !errors.Is(e, cause) {
+		t.Errorf("%v does not wrap its check and cause", e)
+	}
+	if got, want := e.Error(), "verify: the request body is too large: disk on fire"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got, want := verify.NewError(verify.ErrInternal, nil).Error(), "verify: internal server error"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// A cause that wraps the check names it already.
+	wrapped := fmt.Errorf("%w: no key %q", verify.ErrKeyNotFound, "k9")
+	if got, want := verify.NewError(verify.ErrKeyNotFound, wrapped).Error(), `verify: no registered key of the client matches the assertion: no key "k9"`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// Not a sentinel: an internal error that keeps both.
+	notCheck := errors.New("not a check")
+	e = verify.NewError(notCheck, cause)
+	if e.Reason != "internal" || !e.Infrastructure() || !errors.Is(e, verify.ErrInternal) || !errors.Is(e, notCheck) || !errors.Is(e, cause) {
+		t.Errorf("NewError(non-sentinel) = %+v", e)
+	}
+	if e := verify.NewError(nil, nil); e.Reason != "internal" || e.Err != nil {
+		t.Errorf("NewError(nil, nil) = %+v", e)
+	}
+	for _, s := range []error{verify.ErrMethodNotAllowed, verify.ErrContentType, verify.ErrMalformedBody, verify.ErrQueryParameter} {
+		if e := verify.NewError(s, nil); e.Code != verify.CodeInvalidRequest || !errors.Is(e, s) {
+			t.Errorf("%v: %+v", s, e)
+		}
 	}
 }
 
@@ -344,5 +413,39 @@ func TestErrorTextNoRepeat(t *testing.T) {
 	_, err := v.Verify(context.Background(), req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "nope"}, "rsa", nil)))
 	if got, want := err.Error(), `verify: no registered key of the client matches the assertion: no key "nope"`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestReplayCauseKept: a replayed assertion fails with ErrReplayed and
+// keeps the store's error, so that both errors.Is tests hold.
+func TestReplayCauseKept(t *testing.T) {
+	v := newVerifier(t, nil, nil)
+	r := req(mint(testkeys.RSA2048, "RS256", r1, "rsa", nil))
+	if _, err := v.Verify(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Verify(context.Background(), r)
+	checkError(t, err, verify.ErrReplayed, r.Assertion)
+	if !errors.Is(err, replay.ErrReplayed) {
+		t.Errorf("%v does not wrap replay.ErrReplayed", err)
+	}
+}
+
+// TestHostValue: the host's own client value comes back unchanged.
+func TestHostValue(t *testing.T) {
+	type record struct{ name string }
+	rec := &record{"the host's row"}
+	keys := mustKeySet(t, verify.Key{ID: "r1", Public: testkeys.Public(testkeys.RSA2048)})
+	clients := verify.ClientMap{"rsa": {ID: "rsa", Keys: keys, Host: rec}}
+	v, err := verify.New(issuer, clients, &mapStore{}, &verify.Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Verify(context.Background(), req(mint(testkeys.RSA2048, "RS256", r1, "rsa", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := res.Host.(*record); !ok || got != rec {
+		t.Errorf("Result.Host = %#v, want %p", res.Host, rec)
 	}
 }

@@ -21,7 +21,7 @@
 //	defer store.Close()
 //	v, err := verify.New("https://as.example.com", clients, store, nil)
 //	if err != nil { ... }
-//	req, err := verify.RequestFromForm(r.PostForm)
+//	req, err := verify.RequestFromForm(r.PostForm, r.Header)
 //	if err != nil { ... }
 //	res, err := v.Verify(ctx, req)
 //	if err != nil { ... } // err.(*verify.Error).Code is "invalid_client", ...

@@ -52,7 +52,7 @@ func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
 	err := checkSyntax(req.Assertion, v.cfg.MaxAssertionLength)
 	if err == nil {
 		if perr := t.parse(req.Assertion); perr != nil {
-			err = newError(ErrMalformed, perr)
+			err = NewError(ErrMalformed, perr)
 		}
 	}
 	if err != nil {
@@ -63,7 +63,7 @@ func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
 	method := t.method()
 	var algErr error
 	if method == nil {
-		algErr = newError(ErrAlgorithm, errors.New("unknown or missing alg"))
+		algErr = NewError(ErrAlgorithm, errors.New("unknown or missing alg"))
 	}
 	set(1, nil)
 

@@ -57,7 +57,7 @@ func (t *jws) parse(s string) error {
 // checkSignature verifies t's signature with key under method (RULES 5).
 func (t *jws) checkSignature(method jwt.SigningMethod, key any) error {
 	if err := method.Verify(t.signing, t.sig, key); err != nil {
-		return newError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+		return NewError(ErrSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
 	}
 	return nil
 }

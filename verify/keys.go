@@ -82,24 +82,24 @@ func SelectKey(keys []Key, kid, alg string) (Key, error) {
 		for _, k := range keys {
 			if k.ID == kid {
 				if !fits(k, alg) {
-					return Key{}, fmt.Errorf("key %q does not fit alg %q: %w", kid, alg, ErrKeyNotFound)
+					return Key{}, fmt.Errorf("%w: key %q does not fit alg %q", ErrKeyNotFound, kid, alg)
 				}
 				return k, nil
 			}
 		}
-		return Key{}, fmt.Errorf("no key %q: %w", kid, ErrKeyNotFound)
+		return Key{}, fmt.Errorf("%w: no key %q", ErrKeyNotFound, kid)
 	}
 	found := -1
 	for i, k := range keys {
 		if fits(k, alg) {
 			if found >= 0 {
-				return Key{}, fmt.Errorf("several keys fit alg %q: %w", alg, ErrKeyIDRequired)
+				return Key{}, fmt.Errorf("%w: several keys fit alg %q", ErrKeyIDRequired, alg)
 			}
 			found = i
 		}
 	}
 	if found < 0 {
-		return Key{}, fmt.Errorf("no key fits alg %q: %w", alg, ErrKeyNotFound)
+		return Key{}, fmt.Errorf("%w: no key fits alg %q", ErrKeyNotFound, alg)
 	}
 	return keys[found], nil
 }

@@ -337,9 +337,10 @@ func checkError(t *testing.T, err, want error, assertion string) {
 	}
 	wantCode := verify.CodeInvalidClient
 	switch want {
-	case verify.ErrMissingParameter, verify.ErrRepeatedParameter, verify.ErrMultipleMethods:
+	case verify.ErrMissingParameter, verify.ErrRepeatedParameter, verify.ErrMultipleMethods,
+		verify.ErrMethodNotAllowed, verify.ErrContentType, verify.ErrBodyTooLarge, verify.ErrMalformedBody, verify.ErrQueryParameter:
 		wantCode = verify.CodeInvalidRequest
-	case verify.ErrClientsUnavailable, verify.ErrKeysUnavailable, verify.ErrReplayUnavailable:
+	case verify.ErrClientsUnavailable, verify.ErrKeysUnavailable, verify.ErrReplayUnavailable, verify.ErrInternal:
 		wantCode = verify.CodeServerError
 	}
 	if e.Code != wantCode || e.Infrastructure() != (wantCode == verify.CodeServerError) {

@@ -5,61 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/pkjwt/pkjwt/replay"
 )
-
-// Request holds the client-authentication parameters of one request to a
-// token (or introspection, revocation, PAR) endpoint.
-type Request struct {
-	// AssertionType is the client_assertion_type parameter.
-	AssertionType string
-	// Assertion is the client_assertion parameter.
-	Assertion string
-	// ClientID is the client_id parameter, if the client sent one.
-	ClientID string
-	// OtherAuthentication names another client authentication method the
-	// same request carries, such as "client_secret_basic" for an
-	// Authorization header or "client_secret_post" for a client_secret
-	// parameter, or is empty. A request with an assertion and another
-	// method is refused (RULES 3): set it whenever such credentials are
-	// present.
-	OtherAuthentication string
-}
-
-// RequestFromForm returns the Request carried by form (the decoded
-// application/x-www-form-urlencoded body). It returns an *Error wrapping
-// [ErrRepeatedParameter] when client_assertion, client_assertion_type or
-// client_id appears more than once. A client_secret parameter sets
-// OtherAuthentication. The caller adds any Authorization header.
-func RequestFromForm(form url.Values) (Request, error) {
-	var r Request
-	for _, p := range [...]struct {
-		name string
-		dst  *string
-	}{
-		{"client_assertion_type", &r.AssertionType},
-		{"client_assertion", &r.Assertion},
-		{"client_id", &r.ClientID},
-	} {
-		switch vs := form[p.name]; len(vs) {
-		case 0:
-		case 1:
-			*p.dst = vs[0]
-		default:
-			return Request{}, newError(ErrRepeatedParameter, fmt.Errorf("%s sent %d times", p.name, len(vs)))
-		}
-	}
-	if _, ok := form["client_secret"]; ok {
-		r.OtherAuthentication = "client_secret_post"
-	}
-	return r, nil
-}
 
 // Result describes a verified assertion.
 type Result struct {
@@ -78,6 +29,8 @@ type Result struct {
 	ExpiresAt time.Time
 	// IssuedAt is the assertion's iat, or the zero time if it had none.
 	IssuedAt time.Time
+	// Host is the authenticated client's [Client.Host], unchanged.
+	Host any
 
 	payload string
 }
@@ -171,7 +124,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	}
 	var t jws
 	if err := t.parse(req.Assertion); err != nil {
-		return nil, newError(ErrMalformed, err)
+		return nil, NewError(ErrMalformed, err)
 	}
 	c := &t.claims
 	if err := v.checkHeader(&t.header); err != nil {
@@ -184,7 +137,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	if method == nil {
 		// No signing method by that alg: unknown (including every casing
 		// of "none" but the exact one) or absent.
-		return nil, newError(ErrAlgorithm, errors.New("unknown or missing alg"))
+		return nil, NewError(ErrAlgorithm, errors.New("unknown or missing alg"))
 	}
 	alg := method.Alg()
 	client, err := v.client(ctx, c.iss.v)
@@ -214,6 +167,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 		Algorithm: alg,
 		JTI:       c.jti.v,
 		ExpiresAt: c.exp.t,
+		Host:      client.Host,
 		payload:   req.Assertion[strings.IndexByte(req.Assertion, '.')+1 : strings.LastIndexByte(req.Assertion, '.')],
 	}
 	if c.iat.set {

@@ -222,7 +222,7 @@ func readRequest(stdin io.Reader, arg, clientID string) (verify.Request, error) 
 		if err != nil {
 			return verify.Request{}, fmt.Errorf("form body: %v", err)
 		}
-		req, err := verify.RequestFromForm(form)
+		req, err := verify.RequestFromForm(form, nil)
 		if err != nil {
 			return verify.Request{}, err
 		}
