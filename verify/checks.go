@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/replay"
@@ -221,8 +222,7 @@ func (v *Verifier) checkAudience(c *claims) error {
 }
 
 // checkExpiry applies RULES 12.
-func (v *Verifier) checkExpiry(c *claims) error {
-	now := v.cfg.Now()
+func (v *Verifier) checkExpiry(c *claims, now time.Time) error {
 	switch {
 	case !c.exp.ok:
 		return NewError(ErrExpiryMissing, nil)
@@ -235,20 +235,19 @@ func (v *Verifier) checkExpiry(c *claims) error {
 }
 
 // checkNotBefore applies RULES 13 to nbf.
-func (v *Verifier) checkNotBefore(c *claims) error {
+func (v *Verifier) checkNotBefore(c *claims, now time.Time) error {
 	switch {
 	case !c.nbf.set:
 	case !c.nbf.ok:
 		return NewError(ErrNotYetValid, errors.New("nbf is not a number"))
-	case c.nbf.t.After(v.cfg.Now().Add(v.cfg.Leeway)):
+	case c.nbf.t.After(now.Add(v.cfg.Leeway)):
 		return NewError(ErrNotYetValid, nil)
 	}
 	return nil
 }
 
 // checkIssuedAt applies RULES 13 to iat.
-func (v *Verifier) checkIssuedAt(c *claims) error {
-	now := v.cfg.Now()
+func (v *Verifier) checkIssuedAt(c *claims, now time.Time) error {
 	switch {
 	case !c.iat.set:
 	case !c.iat.ok:

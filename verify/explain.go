@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
 )
@@ -36,6 +37,15 @@ type verification struct {
 	client *Client
 	kid    string // of the key that verifies the signature
 	key    any    // the public key, or the client's secret
+	at     time.Time
+}
+
+// now returns the time of the verification: Config.Now, called once.
+func (s *verification) now() time.Time {
+	if s.at.IsZero() {
+		s.at = s.v.cfg.Now()
+	}
+	return s.at
 }
 
 type stepID int
@@ -82,9 +92,9 @@ var steps = [numSteps]struct {
 	stepKey:       {"key", []stepID{stepClient}, (*verification).findKey},
 	stepSignature: {"signature", []stepID{stepKey}, func(s *verification) error { return s.t.checkSignature(s.alg, s.key) }},
 	stepAudience:  {"aud", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkAudience(&s.t.claims) }},
-	stepExpiry:    {"exp", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkExpiry(&s.t.claims) }},
-	stepNotBefore: {"nbf", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkNotBefore(&s.t.claims) }},
-	stepIssuedAt:  {"iat", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkIssuedAt(&s.t.claims) }},
+	stepExpiry:    {"exp", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkExpiry(&s.t.claims, s.now()) }},
+	stepNotBefore: {"nbf", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkNotBefore(&s.t.claims, s.now()) }},
+	stepIssuedAt:  {"iat", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkIssuedAt(&s.t.claims, s.now()) }},
 	stepJTI:       {"jti", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkJTI(&s.t.claims) }},
 	stepReplay:    {"replay", nil, func(s *verification) error { return s.v.claim(s.ctx, &s.t.claims) }},
 }
