@@ -15,9 +15,9 @@ const (
 	CodeServerError = "server_error"
 )
 
-// A sentinel names one check: one way a request can fail. Every *Error built by this
-// package or by [NewError] wraps exactly one of the exported sentinel
-// errors below, which are checks.
+// A sentinel names one check: one way a request can fail. Every *Error
+// built by this package or by [NewError] wraps exactly one of the exported
+// sentinel errors below.
 type sentinel struct {
 	reason, code, description string
 }
