@@ -38,7 +38,7 @@ type audience struct {
 
 // member decodes the value raw of the member whose quoted name is key.
 // Names are compared exactly, after unescaping; walkObject refuses a
-// claims set with a name twice (check 9).
+// claims set with a name twice (check 4).
 func (c *claims) member(key, raw string) {
 	switch string(memberName(key)) {
 	case "iss":

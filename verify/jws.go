@@ -71,7 +71,7 @@ func (t *jws) parse(s string) error {
 	return nil
 }
 
-// checkSignature verifies t's signature with key under alg (check 22).
+// checkSignature verifies t's signature with key under alg (check 5).
 func (t *jws) checkSignature(alg *jose.Alg, key any) error {
 	if err := alg.Verify(key, t.signing, t.sig); err != nil {
 		return NewError(ErrSignature, err)
