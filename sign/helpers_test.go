@@ -34,7 +34,7 @@ func decode(t *testing.T, tok string) (header, claims map[string]any) {
 
 // newVerifier returns pkjwt's verifier for issuer with the client
 // clientID, whose keys are keys.
-func newVerifier(t testing.TB, issuer, clientID string, cfg *verify.Config, keys ...verify.Key) *verify.Verifier {
+func newVerifier(t testing.TB, issuer, clientID string, cfg verify.Config, keys ...verify.Key) *verify.Verifier {
 	t.Helper()
 	set, err := verify.NewKeySet(keys...)
 	if err != nil {

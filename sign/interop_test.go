@@ -143,7 +143,7 @@ func TestInterop(t *testing.T) {
 			t.Run(s.client+"/"+p.name, func(t *testing.T) {
 				cfg := p.cfg
 				cfg.Now = func() time.Time { return now }
-				v := newVerifier(t, iss, clientID, &cfg, keys...)
+				v := newVerifier(t, iss, clientID, cfg, keys...)
 				req := verify.Request{AssertionType: verify.AssertionType, Assertion: s.assertion(t, iss, tokenURL, now)}
 				var failed []string
 				for _, step := range v.Explain(context.Background(), req) {

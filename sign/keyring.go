@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/pkjwt/pkjwt/verify"
 )
 
 // Defaults of KeyRingConfig.
@@ -29,8 +27,8 @@ const (
 	DefaultPublishLead = 15 * time.Minute
 
 	// DefaultLeeway is the clock skew a retired key's publication allows
-	// for: pkjwt's default (verify.DefaultLeeway).
-	DefaultLeeway = verify.DefaultLeeway
+	// for: the leeway pkjwt's verifier allows by default.
+	DefaultLeeway = 15 * time.Second
 
 	// maxCacheAge caps the JWK Set's Cache-Control max-age.
 	maxCacheAge = time.Hour

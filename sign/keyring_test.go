@@ -97,7 +97,7 @@ func verifyAgainst(t *testing.T, jwks []byte, now func() time.Time, a string) er
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := newVerifier(t, issuer, clientID, &verify.Config{Now: now}, keys.Keys()...)
+	v := newVerifier(t, issuer, clientID, verify.Config{Now: now}, keys.Keys()...)
 	_, err = verifyAssertion(v, a)
 	return err
 }

@@ -40,7 +40,7 @@ func newTokenServer(t testing.TB, clientID string, keys ...verify.Key) *tokenSer
 	ts.Server = httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	ts.issuer, ts.tokenURL = ts.URL, ts.URL+"/token"
-	v := newVerifier(t, ts.issuer, clientID, nil, keys...)
+	v := newVerifier(t, ts.issuer, clientID, verify.Config{}, keys...)
 	auth, err := middleware.New(v)
 	if err != nil {
 		t.Fatal(err)

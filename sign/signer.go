@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -29,10 +30,10 @@ const (
 	DefaultLifetime = 60 * time.Second
 
 	// MaxLifetime is the longest lifetime a Signer accepts: what pkjwt's
-	// verifier accepts by default (verify.DefaultMaxLifetime). A longer one
+	// verifier accepts by default (verify.Config.MaxLifetime). A longer one
 	// widens the window in which a stolen assertion is useful and makes
 	// servers keep its jti longer.
-	MaxLifetime = verify.DefaultMaxLifetime
+	MaxLifetime = 10 * time.Minute
 )
 
 // DefaultType is the typ header of assertions unless configured.
@@ -228,7 +229,7 @@ func (s *Signer) setAlg(alg string) error {
 	if !slices.Contains(verify.DefaultAlgorithms(), alg) {
 		return fmt.Errorf("%w: alg %q: want one of %v", ErrUnsuitableKey, alg, verify.DefaultAlgorithms())
 	}
-	if err := verify.CheckKey(s.pub, alg, verify.DefaultMinRSABits); err != nil {
+	if err := verify.CheckKey(s.pub, alg, jose.MinRSABits); err != nil {
 		return fmt.Errorf("%w: alg %s: %w", ErrUnsuitableKey, alg, err)
 	}
 	s.alg = alg

@@ -51,7 +51,7 @@ func TestAlgKeyMatrix(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					v := newVerifier(t, issuer, clientID, nil, verify.Key{ID: s.KeyID(), Public: key.Public()})
+					v := newVerifier(t, issuer, clientID, verify.Config{}, verify.Key{ID: s.KeyID(), Public: key.Public()})
 					res, err := verifyAssertion(v, a)
 					if err != nil {
 						t.Fatalf("%T: pkjwt rejects the assertion: %v", k, err)
@@ -199,7 +199,7 @@ func TestOptions(t *testing.T) {
 				vcfg = *tc.verifyWith
 				vcfg.Now = clock
 			}
-			v := newVerifier(t, issuer, clientID, &vcfg, verify.Key{ID: s.KeyID(), Public: key.Public()})
+			v := newVerifier(t, issuer, clientID, vcfg, verify.Key{ID: s.KeyID(), Public: key.Public()})
 			_, err = verifyAssertion(v, a)
 			if tc.rejected == nil && err != nil || tc.rejected != nil && !errors.Is(err, tc.rejected) {
 				t.Errorf("verify = %v, want %v", err, tc.rejected)

@@ -263,7 +263,7 @@ func localSteps(aud, clientID string, key probeSigningKey, tok string) ([]verify
 		return nil, false
 	}
 	defer store.Close()
-	v, err := verify.New(aud, verify.ClientMap{clientID: {ID: clientID, Keys: keys}}, store, nil)
+	v, err := verify.New(aud, verify.ClientMap{clientID: {ID: clientID, Keys: keys}}, store, verify.Config{})
 	if err != nil {
 		return nil, false
 	}

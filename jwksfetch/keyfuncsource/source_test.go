@@ -259,7 +259,7 @@ func newVerifier(t *testing.T, keys verify.KeySource) *verify.Verifier {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	v, err := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, nil)
+	v, err := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
