@@ -107,7 +107,7 @@ func TestFailoverToStaleReplica(t *testing.T) {
 	// failover or a DNS switch: a store that never saw the old primary.
 	promoted := newStore(t, newClient(t, replica), redisstore.Config{})
 	keys := mustKeys(t)
-	pv, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, promoted, &verify.Config{Leeway: testLeeway})
+	pv, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, promoted, verify.Config{Leeway: testLeeway})
 	if err != nil {
 		t.Fatal(err)
 	}
