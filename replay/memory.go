@@ -247,7 +247,7 @@ func (m *Memory) Claim(ctx context.Context, key string, until time.Time) (time.T
 		return m.epoch, errLease
 	}
 	// go-cache computes the expiry as its own time.Now() plus ttl, a little
-	// later than here: the claim lives at least until until.
+	// later than here, so the claim outlives until.
 	return m.epoch, m.shard(key).claim(key, until.Sub(now), &m.closed)
 }
 

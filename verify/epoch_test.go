@@ -15,8 +15,8 @@ import (
 // been issued (and used) before its epoch is refused; a later one passes.
 func TestReplayEpoch(t *testing.T) {
 	const (
-		leeway = verify.DefaultLeeway
-		maxLT  = verify.DefaultMaxLifetime
+		leeway = 15 * time.Second // the default
+		maxLT  = 10 * time.Minute // the default
 	)
 	whole := now.Add(-30 * time.Second)                     // an epoch on a whole second
 	half := now.Add(-30*time.Second + 500*time.Millisecond) // and one between two

@@ -37,7 +37,7 @@ func epochNode(t *testing.T, store *redisstore.Store) *verify.Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, &verify.Config{Leeway: testLeeway})
+	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, verify.Config{Leeway: testLeeway})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestRingRefused(t *testing.T) {
 
 func jtiOfReq(t *testing.T, r verify.Request) string {
 	t.Helper()
-	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: mustKeys(t)}}, nopStore{}, nil)
+	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: mustKeys(t)}}, nopStore{}, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestFailoverToStaleReplica(t *testing.T) {
 	// failover or a DNS switch: a store that never saw the old primary.
 	promoted := newStore(t, newClient(t, replica), redisstore.Config{})
 	keys := mustKeys(t)
-	pv, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, promoted, &verify.Config{Leeway: testLeeway})
+	pv, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, promoted, verify.Config{Leeway: testLeeway})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestWaitReplicas(t *testing.T) {
 	ctx := context.Background()
 	primary, _, link := startReplicated(t)
 
-	s := newStore(t, newClient(t, primary), redisstore.Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond, CheckInterval: -1})
+	s := newStore(t, newClient(t, primary), redisstore.Config{WaitReplicas: 1, WaitTimeout: time.Second, CheckInterval: -1})
 	for i := range 3 {
 		if _, err := s.Claim(ctx, "k"+strconv.Itoa(i), time.Now().Add(time.Minute)); err != nil {
 			t.Fatalf("claim %d with a live replica: %v", i, err)
@@ -198,8 +198,14 @@ func TestWaitReplicas(t *testing.T) {
 		t.Errorf("claim no replica acknowledged: %v, want it to say so", err)
 	}
 
-	if _, err := redisstore.New(newClient(t, primary), redisstore.Config{WaitReplicas: -1}); err == nil {
-		t.Error("New with negative WaitReplicas: nil error")
+	for _, cfg := range []redisstore.Config{
+		{WaitReplicas: -1},
+		{WaitReplicas: 1, WaitTimeout: -1},
+		{WaitReplicas: 1, WaitTimeout: time.Second, Timeout: time.Second},
+	} {
+		if _, err := redisstore.New(newClient(t, primary), cfg); err == nil {
+			t.Errorf("New(%+v): nil error", cfg)
+		}
 	}
 }
 

@@ -68,7 +68,8 @@ type Config struct {
 	// Zero means no waiting. Negative is an error.
 	WaitReplicas int
 
-	// WaitTimeout bounds the wait for WaitReplicas.
+	// WaitTimeout bounds the wait for WaitReplicas. With WaitReplicas, it
+	// must be shorter than Timeout (when Timeout bounds the claim).
 	//
 	// Zero means DefaultWaitTimeout. Negative is an error.
 	WaitTimeout time.Duration
@@ -165,6 +166,9 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	}
 	if s.waitTimeout == 0 {
 		s.waitTimeout = DefaultWaitTimeout
+	}
+	if s.waitReplicas > 0 && s.timeout > 0 && s.waitTimeout >= s.timeout {
+		return nil, fmt.Errorf("redisstore: WaitTimeout %v must be shorter than Timeout %v, or every unacknowledged claim ends as a timeout", s.waitTimeout, s.timeout)
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

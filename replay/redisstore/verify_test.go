@@ -30,7 +30,7 @@ func newNode(t *testing.T, srv *redistest.Server) *verify.Verifier {
 	if err := store.SetMarkersForTest(context.Background(), time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New(issuer, clients, store, nil)
+	v, err := verify.New(issuer, clients, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

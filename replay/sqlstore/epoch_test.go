@@ -152,6 +152,9 @@ func TestRollbackDetected(t *testing.T) {
 
 const issuer = "https://as.example.com"
 
+// leeway is the verifiers' clock-skew leeway.
+const leeway = 15 * time.Second
+
 // newVerifier returns a verifier as one server of a cluster would build
 // it: its own pool to the shared database, its own store.
 func newVerifier(t *testing.T, dialect sqlstore.Dialect, dsn string) *verify.Verifier {
@@ -168,7 +171,7 @@ func newVerifierAt(t *testing.T, dialect sqlstore.Dialect, dsn string, now func(
 		t.Fatal(err)
 	}
 	store := newStore(t, openDB(t, dialect, dsn), dialect, sqlstore.Config{Timeout: loadedTimeout, Now: now})
-	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, &verify.Config{Now: now})
+	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, verify.Config{Now: now, Leeway: leeway})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +286,7 @@ func TestRestoreFromBackup(t *testing.T) {
 	// detection, which the database now records; one issued later works,
 	// at a verifier (here a new one, its clock 20 s ahead) that learnt
 	// the epoch from the database.
-	ahead := func() time.Time { return time.Now().Add(verify.DefaultLeeway + 5*time.Second) }
+	ahead := func() time.Time { return time.Now().Add(leeway + 5*time.Second) }
 	v2 := newVerifierAt(t, sqlstore.Postgres, pg.DSN(), ahead)
 	if _, err := v2.Verify(ctx, mint(time.Now())); !errors.Is(err, verify.ErrReplayEpoch) {
 		t.Fatalf("an assertion issued at the detection, at another verifier: %v, want ErrReplayEpoch", err)
