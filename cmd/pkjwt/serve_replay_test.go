@@ -50,22 +50,13 @@ func noIATMinter(t *testing.T, c testClient) func(aud string) string {
 // sends the same assertion again.
 func TestServeMemoryRestart(t *testing.T) {
 	dir := t.TempDir()
-	c := keygenClient(t, dir, "c1", "p256", "pem")
-	noIAT := noIATMinter(t, c)
-	var inline any
-	json.Unmarshal(c.jwks, &inline)
 	statePath := filepath.Join(dir, "replay.state")
-	p := startServe(t, map[string]any{
-		"replay":         map[string]any{"state_path": statePath},
-		"leeway_seconds": 1,
-		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
-	})
+	p, c := serveWithReplay(t, map[string]any{"state_path": statePath}, 1)
+	noIAT := noIATMinter(t, c)
 	if !strings.Contains(p.stderr.String(), "replay store: memory, state file "+statePath) {
 		t.Errorf("serve does not report its state file:\n%s", p.stderr)
 	}
-	token := func(assertion string) httpResult {
-		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
-	}
+	token := func(assertion string) httpResult { return tokenRequest(t, p, assertion) }
 	restart := func(sig syscall.Signal) {
 		t.Helper()
 		code := p.stop(t, sig)
@@ -133,18 +124,12 @@ func TestServeMemoryRestart(t *testing.T) {
 // TestServeDefaultStatePath: without replay configuration the memory store
 // keeps its state under XDG_STATE_HOME.
 func TestServeDefaultStatePath(t *testing.T) {
-	dir := t.TempDir()
-	c := keygenClient(t, dir, "c1", "p256", "pem")
-	var inline any
-	json.Unmarshal(c.jwks, &inline)
-	p := startServe(t, map[string]any{"clients": []any{map[string]any{"client_id": "c1", "jwks": inline}}})
+	p, c := serveWithReplay(t, nil, 0)
 	if !strings.Contains(p.stderr.String(), "replay store: memory, state file ") ||
 		!strings.Contains(p.stderr.String(), filepath.Join("pkjwt", "replay-")) {
 		t.Errorf("serve does not report its default state file:\n%s", p.stderr)
 	}
-	if r := doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(c.mint(t, p.issuer), "grant_type", "client_credentials")); r.status != http.StatusOK {
-		t.Fatalf("first use: %v", r)
-	}
+	useThenReplay(t, p, c, 1)
 }
 
 func TestParseReplayConfig(t *testing.T) {
@@ -181,67 +166,85 @@ func TestParseReplayConfig(t *testing.T) {
 	}
 }
 
+// serveWithReplay makes a P-256 client c1 in a new directory and starts
+// serve for it with the given replay configuration (nil: none) and, if
+// positive, leeway_seconds.
+func serveWithReplay(t *testing.T, replay map[string]any, leewaySeconds int) (*serveProc, testClient) {
+	t.Helper()
+	c := keygenClient(t, t.TempDir(), "c1", "p256", "pem")
+	var inline any
+	if err := json.Unmarshal(c.jwks, &inline); err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{"clients": []any{map[string]any{"client_id": "c1", "jwks": inline}}}
+	if replay != nil {
+		cfg["replay"] = replay
+	}
+	if leewaySeconds > 0 {
+		cfg["leeway_seconds"] = leewaySeconds
+	}
+	return startServe(t, cfg), c
+}
+
+// tokenRequest sends assertion to p's token endpoint.
+func tokenRequest(t *testing.T, p *serveProc, assertion string) httpResult {
+	t.Helper()
+	return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
+}
+
+// wantRefusedAsBeforeEpoch sends a fresh assertion and wants it refused as
+// issued before the replay store's epoch.
+func wantRefusedAsBeforeEpoch(t *testing.T, what string, p *serveProc, c testClient) {
+	t.Helper()
+	if r := tokenRequest(t, p, c.mint(t, p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("%s: %v, want 401 %q", what, r, epochRefusal)
+	}
+}
+
+// useThenReplay uses n fresh assertions once each, then sends each again.
+func useThenReplay(t *testing.T, p *serveProc, c testClient, n int) {
+	t.Helper()
+	var used []string
+	for range n {
+		a := c.mint(t, p.issuer)
+		if r := tokenRequest(t, p, a); r.status != http.StatusOK {
+			t.Fatalf("first use: %v", r)
+		}
+		used = append(used, a)
+	}
+	for _, a := range used {
+		if r := tokenRequest(t, p, a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
+			t.Fatalf("replay: %v, want 401 already used", r)
+		}
+	}
+}
+
 // TestServeStateUnwritable: a state path that cannot be written does not
 // stop the server; it guards from its start and says so.
 func TestServeStateUnwritable(t *testing.T) {
-	dir := t.TempDir()
-	c := keygenClient(t, dir, "c1", "p256", "pem")
-	var inline any
-	json.Unmarshal(c.jwks, &inline)
-	p := startServe(t, map[string]any{
-		"replay":  map[string]any{"state_path": filepath.Join(dir, "no", "such", "dir", "replay.state")},
-		"clients": []any{map[string]any{"client_id": "c1", "jwks": inline}},
-	})
+	p, c := serveWithReplay(t, map[string]any{"state_path": filepath.Join(t.TempDir(), "no", "such", "dir", "replay.state")}, 0)
 	if !strings.Contains(p.stderr.String(), "refusing assertions issued before this start") {
 		t.Errorf("serve does not say it guards from its start:\n%s", p.stderr)
 	}
 	// Minted now, within the leeway of the start: it may have been used by
 	// an earlier run the server cannot know of.
-	r := doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(c.mint(t, p.issuer), "grant_type", "client_credentials"))
-	if r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
-		t.Fatalf("assertion issued at the start: %v, want 401 %q", r, epochRefusal)
-	}
+	wantRefusedAsBeforeEpoch(t, "assertion issued at the start", p, c)
 }
 
 // TestServeRedisCluster runs serve against a real three-node Redis Cluster
 // given as a redis_cluster_url.
 func TestServeRedisCluster(t *testing.T) {
 	cluster := redistest.StartCluster(t, 3)
-	dir := t.TempDir()
-	c := keygenClient(t, dir, "c1", "p256", "pem")
-	var inline any
-	json.Unmarshal(c.jwks, &inline)
 	addrs := cluster.Addrs()
-	p := startServe(t, map[string]any{
-		"replay":         map[string]any{"redis_cluster_url": "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]},
-		"leeway_seconds": 1,
-		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
-	})
+	p, c := serveWithReplay(t, map[string]any{"redis_cluster_url": "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]}, 1)
 	if !strings.Contains(p.stderr.String(), "replay store: redis cluster "+strings.Join(addrs, ",")) {
 		t.Errorf("serve does not report the cluster:\n%s", p.stderr)
 	}
-	token := func(assertion string) httpResult {
-		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
-	}
-	// A new cluster is guarded like one that lost its data.
-	if r := token(c.mint(t, p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
-		t.Fatalf("first use of an empty cluster: %v, want 401 %q", r, epochRefusal)
-	}
+	// A new cluster is guarded like one that lost its data, for the 1 s
+	// leeway after its first use.
+	wantRefusedAsBeforeEpoch(t, "first use of an empty cluster", p, c)
 	time.Sleep(time.Until(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)))
-	// Enough assertions that claims land on every node.
-	var used []string
-	for range 20 {
-		a := c.mint(t, p.issuer)
-		if r := token(a); r.status != http.StatusOK {
-			t.Fatalf("first use: %v", r)
-		}
-		used = append(used, a)
-	}
-	for _, a := range used {
-		if r := token(a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
-			t.Fatalf("replay: %v, want 401 already used", r)
-		}
-	}
+	useThenReplay(t, p, c, 20) // enough that claims land on every node
 }
 
 // TestServeRedisSentinel runs serve against a primary found through a real
@@ -249,32 +252,13 @@ func TestServeRedisCluster(t *testing.T) {
 func TestServeRedisSentinel(t *testing.T) {
 	primary := redistest.Start(t)
 	sentinel := redistest.StartSentinel(t, "mymaster", primary)
-	dir := t.TempDir()
-	c := keygenClient(t, dir, "c1", "p256", "pem")
-	var inline any
-	json.Unmarshal(c.jwks, &inline)
-	p := startServe(t, map[string]any{
-		"replay":         map[string]any{"redis_sentinel_url": "redis://" + sentinel.Addr() + "?master_name=mymaster"},
-		"leeway_seconds": 1,
-		"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
-	})
+	p, c := serveWithReplay(t, map[string]any{"redis_sentinel_url": "redis://" + sentinel.Addr() + "?master_name=mymaster"}, 1)
 	if !strings.Contains(p.stderr.String(), "replay store: redis sentinel mymaster at "+sentinel.Addr()) {
 		t.Errorf("serve does not report the Sentinel setup:\n%s", p.stderr)
 	}
-	token := func(assertion string) httpResult {
-		return doHTTP(t, http.MethodPost, p.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials"))
-	}
-	if r := token(c.mint(t, p.issuer)); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
-		t.Fatalf("first use of an empty Redis: %v, want 401 %q", r, epochRefusal)
-	}
+	wantRefusedAsBeforeEpoch(t, "first use of an empty Redis", p, c)
 	time.Sleep(time.Until(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)))
-	a := c.mint(t, p.issuer)
-	if r := token(a); r.status != http.StatusOK {
-		t.Fatalf("first use: %v", r)
-	}
-	if r := token(a); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "already used") {
-		t.Fatalf("replay: %v, want 401 already used", r)
-	}
+	useThenReplay(t, p, c, 1)
 	// The claims are in the primary Sentinel named.
 	if n, err := primary.Do("DBSIZE"); err != nil || n == "0" {
 		t.Fatalf("primary DBSIZE = %s, %v; want the claims there", n, err)
