@@ -23,7 +23,9 @@ type check struct {
 func (c *check) Error() string { return "verify: " + c.description }
 
 func newCheck(reason, code, description string) *check {
-	return &check{reason: reason, code: code, description: description}
+	c := &check{reason: reason, code: code, description: description}
+	allChecks = append(allChecks, c)
+	return c
 }
 
 // Sentinel errors, for errors.Is. Each names one check; its text is the

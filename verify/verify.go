@@ -163,6 +163,14 @@ func (v *Verifier) SigningAlgorithms() []string {
 // ErrReplayUnavailable (Code CodeServerError) mean the server could not
 // decide; the others mean the request or the assertion is at fault.
 func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
+	if v.cfg.Hooks != nil {
+		return v.verifyObserved(ctx, req)
+	}
+	return v.verify(ctx, req, nil)
+}
+
+// verify is Verify; o, when not nil, collects what the hooks report.
+func (v *Verifier) verify(ctx context.Context, req Request, o *observation) (*Result, error) {
 	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
@@ -194,7 +202,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	if err := v.checkAlg(client, alg); err != nil {
 		return nil, err
 	}
-	kid, key, err := v.key(ctx, client, alg, &t.header)
+	kid, key, err := v.timedKey(ctx, o, client, alg, &t.header)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +212,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	if err := v.checkClaims(c); err != nil {
 		return nil, err
 	}
-	if err := v.claim(ctx, c); err != nil {
+	if err := v.timedClaim(ctx, o, c); err != nil {
 		return nil, err
 	}
 	res := &Result{
