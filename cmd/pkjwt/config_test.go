@@ -170,7 +170,7 @@ func TestZeroLeeway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, closeKeys, err := buildVerifier(cfg, &memStore{}, slog.New(slog.DiscardHandler))
+		v, closeKeys, err := buildVerifier(cfg, &memStore{}, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,8 @@ metadata, every client authenticated with private_key_jwt.
   GET  /.well-known/oauth-authorization-server   metadata
   POST /token        grant_type=client_credentials [scope=...]
   POST /introspect   token=...
+  GET  /healthz      200 while the process serves
+  GET  /readyz       200 when the replay store answers, else 503
 
 The configuration is JSON; unknown fields are errors:
 
@@ -30,6 +32,8 @@ The configuration is JSON; unknown fields are errors:
     "max_lifetime_seconds": 600,               optional, default 600
     "jwks_refresh_seconds": 300,               optional, default 300
     "replay": {"redis_url": "redis://127.0.0.1:6379/0"},   optional; in memory when absent
+    "metrics_listen": "127.0.0.1:9090",        optional: Prometheus /metrics, /healthz, /readyz
+    "access_log": false,                       optional: one log record per request
     "clients": [
       {"client_id": "c1", "jwks_uri": "https://c1.example/jwks.json",
        "token_endpoint_auth_signing_alg": "ES256"},
@@ -84,6 +88,12 @@ func runServe(ctx context.Context, std stdio, args []string) error {
 	}
 	fmt.Fprintf(std.err, "pkjwt serve: listening on %s (issuer %s, clients: %d, audience policy: %s, replay store: %s)\n",
 		ln.Addr(), cfg.Issuer, len(cfg.Clients), cfg.audience, replayName(cfg))
+	stopMetrics, err := s.startMetrics(ctx, std, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	if *configFile == "" {
 		printServeDemoHelp(std, cfg)
 	}
