@@ -3,6 +3,7 @@ package pkjwtotel_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -23,28 +24,28 @@ func nowish() time.Time { return time.Now() }
 func Example() {
 	reader := sdkmetric.NewManualReader()
 	spans := tracetest.NewSpanRecorder()
-	in, err := pkjwtotel.New(pkjwtotel.Config{
-		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
-	})
-	if err != nil {
-		panic(err)
-	}
-	defer in.Close()
-
+	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tracerProvider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	keys, _ := verify.NewKeySet(verify.Key{ID: "k1", Public: testkeys.Public(testkeys.P256)})
+	clients := verify.ClientMap{"c1": {ID: "c1", Keys: keys}}
 	store, _ := replay.NewMemory(replay.MemoryConfig{})
 	defer store.Close()
-	v, err := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store,
-		&verify.Config{Hooks: in.VerifyHooks()})
+
+	in, err := pkjwtotel.New(pkjwtotel.Config{MeterProvider: meterProvider, TracerProvider: tracerProvider})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
+	defer in.Close()
+	verifier, err := verify.New(issuer, clients, store, &verify.Config{Hooks: in.VerifyHooks()})
+	if err != nil {
+		log.Fatal(err)
+	}
+
 	assertion := testkeys.Sign("ES256", testkeys.Signer(testkeys.P256), map[string]any{"kid": "k1"},
-		testkeys.Claims("c1", "https://as.example.com", time.Now()))
+		testkeys.Claims("c1", issuer, time.Now()))
 	req := verify.Request{AssertionType: verify.AssertionType, Assertion: assertion}
 	for range 2 {
-		_, err := v.Verify(context.Background(), req)
+		_, err := verifier.Verify(context.Background(), req)
 		fmt.Println("error:", err)
 	}
 

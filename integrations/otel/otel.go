@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pkjwt/pkjwt/internal/telemetry"
 	"github.com/pkjwt/pkjwt/jwksfetch"
@@ -33,7 +34,8 @@ const (
 type Config struct {
 	// MeterProvider creates the meter. Nil: otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
-	// TracerProvider creates the tracer. Nil: otel.GetTracerProvider().
+	// TracerProvider creates the tracer. Nil: otel.GetTracerProvider(). A
+	// noop.TracerProvider turns the spans off (no context per step).
 	TracerProvider trace.TracerProvider
 	// RecordClientID adds the pkjwt.client_id attribute to the client
 	// authentication metrics and to the verification span: the
@@ -58,8 +60,10 @@ type Instrumentation struct {
 	authAttempts, lookups, suppressed, fetchErrors                metric.Int64Counter
 	registration                                                  metric.Registration
 
-	attempts  map[string]metric.AddOption // reason ("" for success) -> attribute set
-	durations sync.Map                    // durationKey -> metric.RecordOption
+	// Options built once: passing a stored slice as opts... costs no
+	// allocation per measurement.
+	attempts  map[string][]metric.AddOption // reason ("" for success) -> attribute set
+	durations sync.Map                      // durationKey -> []metric.RecordOption
 	sources   telemetry.Sources
 }
 
@@ -80,7 +84,7 @@ func New(cfg Config) (*Instrumentation, error) {
 		cfg.Now = time.Now
 	}
 	m := cfg.MeterProvider.Meter(ScopeName)
-	in := &Instrumentation{cfg: cfg, tracer: cfg.TracerProvider.Tracer(ScopeName), attempts: map[string]metric.AddOption{}}
+	in := &Instrumentation{cfg: cfg, tracer: cfg.TracerProvider.Tracer(ScopeName), attempts: map[string][]metric.AddOption{}}
 
 	var errs []error
 	histogram := func(d telemetry.Metric) metric.Float64Histogram {
@@ -128,14 +132,13 @@ func New(cfg Config) (*Instrumentation, error) {
 
 	// Every series of the attempts counter exists from the start.
 	ctx := context.Background()
-	in.attempts[""] = metric.WithAttributeSet(attribute.NewSet(attribute.String(telemetry.AttrResult, verify.OutcomeSuccess)))
+	in.attempts[""] = addAttrs(attribute.String(telemetry.AttrResult, verify.OutcomeSuccess))
 	for _, e := range verify.Refusals() {
-		in.attempts[e.Reason] = metric.WithAttributeSet(attribute.NewSet(
-			attribute.String(telemetry.AttrResult, outcome(e)), attribute.String(telemetry.AttrErrorType, e.Reason)))
+		in.attempts[e.Reason] = addAttrs(attribute.String(telemetry.AttrResult, outcome(e)), attribute.String(telemetry.AttrErrorType, e.Reason))
 	}
 	if !cfg.RecordClientID {
-		for _, opt := range in.attempts {
-			in.authAttempts.Add(ctx, 0, opt)
+		for _, opts := range in.attempts {
+			in.authAttempts.Add(ctx, 0, opts...)
 		}
 	}
 	return in, nil
@@ -160,6 +163,9 @@ func (in *Instrumentation) Close() error {
 // of Verify) with child spans pkjwt.key_lookup and pkjwt.replay.claim, and
 // the client authentication, key lookup and replay claim metrics.
 func (in *Instrumentation) VerifyHooks() *verify.Hooks {
+	if _, off := in.cfg.TracerProvider.(noop.TracerProvider); off {
+		return &verify.Hooks{VerifyDone: in.verifyDone, KeyLookupDone: in.keyLookupDone, ReplayClaimDone: in.replayClaimDone}
+	}
 	return &verify.Hooks{
 		VerifyStart: func(ctx context.Context) context.Context {
 			ctx, _ = in.tracer.Start(ctx, SpanVerify)
@@ -203,67 +209,76 @@ func (in *Instrumentation) verifyDone(ctx context.Context, info verify.VerifyInf
 		in.authDuration.Record(ctx, info.Duration.Seconds(), metric.WithAttributes(attrs...))
 		return
 	}
-	opt, ok := in.attempts[info.Reason]
+	opts, ok := in.attempts[info.Reason]
 	if !ok { // a reason this version of verify did not list
-		opt = metric.WithAttributes(attribute.String(telemetry.AttrResult, info.Outcome), attribute.String(telemetry.AttrErrorType, info.Reason))
+		opts = addAttrs(attribute.String(telemetry.AttrResult, info.Outcome), attribute.String(telemetry.AttrErrorType, info.Reason))
 	}
-	in.authAttempts.Add(ctx, 1, opt)
-	in.authDuration.Record(ctx, info.Duration.Seconds(), in.durationAttrs(info))
+	in.authAttempts.Add(ctx, 1, opts...)
+	in.authDuration.Record(ctx, info.Duration.Seconds(), in.durationAttrs(info)...)
+}
+
+// addAttrs and recordAttrs return the options of one attribute set.
+func addAttrs(kv ...attribute.KeyValue) []metric.AddOption {
+	return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
+}
+
+func recordAttrs(kv ...attribute.KeyValue) []metric.RecordOption {
+	return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 }
 
 // durationAttrs returns the attributes of the duration histogram for info,
 // built once per combination (they are bounded: reason, a known alg, a
 // method).
-func (in *Instrumentation) durationAttrs(info verify.VerifyInfo) metric.RecordOption {
+func (in *Instrumentation) durationAttrs(info verify.VerifyInfo) []metric.RecordOption {
 	k := durationKey{info.Reason, info.Algorithm, info.Method}
-	if opt, ok := in.durations.Load(k); ok {
-		return opt.(metric.RecordOption)
+	if opts, ok := in.durations.Load(k); ok {
+		return opts.([]metric.RecordOption)
 	}
-	attrs := []attribute.KeyValue{attribute.String(telemetry.AttrResult, info.Outcome)}
+	kv := []attribute.KeyValue{attribute.String(telemetry.AttrResult, info.Outcome)}
 	if info.Reason != "" {
-		attrs = append(attrs, attribute.String(telemetry.AttrErrorType, info.Reason))
+		kv = append(kv, attribute.String(telemetry.AttrErrorType, info.Reason))
 	}
 	if info.Algorithm != "" {
-		attrs = append(attrs, attribute.String(telemetry.AttrAlg, info.Algorithm), attribute.String(telemetry.AttrMethod, info.Method))
+		kv = append(kv, attribute.String(telemetry.AttrAlg, info.Algorithm), attribute.String(telemetry.AttrMethod, info.Method))
 	}
-	opt, _ := in.durations.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(attrs...)))
-	return opt.(metric.RecordOption)
+	opts, _ := in.durations.LoadOrStore(k, recordAttrs(kv...))
+	return opts.([]metric.RecordOption)
 }
 
 var (
-	noAttrs        = metric.WithAttributeSet(attribute.NewSet())
-	claimedAttrs   = metric.WithAttributeSet(attribute.NewSet(attribute.String(telemetry.AttrResult, verify.ClaimClaimed)))
-	replayedAttrs  = metric.WithAttributeSet(attribute.NewSet(attribute.String(telemetry.AttrResult, verify.ClaimReplayed)))
-	claimErrAttrs  = metric.WithAttributeSet(attribute.NewSet(attribute.String(telemetry.AttrResult, verify.ClaimError)))
-	lookupAttrSets = map[string]metric.AddOption{}
+	noAttrs        = recordAttrs()
+	claimedAttrs   = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimClaimed))
+	replayedAttrs  = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimReplayed))
+	claimErrAttrs  = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimError))
+	lookupAttrSets = map[string][]metric.AddOption{}
 )
 
 func init() {
 	for _, v := range []string{telemetry.LookupHit, telemetry.LookupRefresh, telemetry.LookupJoined, telemetry.LookupSuppressed} {
-		lookupAttrSets[v] = metric.WithAttributeSet(attribute.NewSet(attribute.String(telemetry.AttrLookup, v)))
+		lookupAttrSets[v] = addAttrs(attribute.String(telemetry.AttrLookup, v))
 	}
 }
 
 func (in *Instrumentation) keyLookupDone(ctx context.Context, info verify.KeyLookupInfo) {
 	span := trace.SpanFromContext(ctx)
-	opt := noAttrs
+	opts := noAttrs
 	if info.Err != nil {
-		opt = metric.WithAttributes(attribute.String(telemetry.AttrErrorType, info.Err.Reason))
+		opts = recordAttrs(attribute.String(telemetry.AttrErrorType, info.Err.Reason))
 		span.SetAttributes(attribute.String(telemetry.AttrErrorType, info.Err.Reason))
 		span.SetStatus(codes.Error, info.Err.Reason)
 	}
 	span.End()
-	in.keyLookupDuration.Record(ctx, info.Duration.Seconds(), opt)
+	in.keyLookupDuration.Record(ctx, info.Duration.Seconds(), opts...)
 }
 
 func (in *Instrumentation) replayClaimDone(ctx context.Context, info verify.ReplayClaimInfo) {
 	span := trace.SpanFromContext(ctx)
-	opt := claimedAttrs
+	opts := claimedAttrs
 	switch info.Outcome {
 	case verify.ClaimReplayed:
-		opt = replayedAttrs
+		opts = replayedAttrs
 	case verify.ClaimError:
-		opt = claimErrAttrs
+		opts = claimErrAttrs
 	}
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(telemetry.AttrResult, info.Outcome))
@@ -273,7 +288,7 @@ func (in *Instrumentation) replayClaimDone(ctx context.Context, info verify.Repl
 		}
 	}
 	span.End()
-	in.claimDuration.Record(ctx, info.Duration.Seconds(), opt)
+	in.claimDuration.Record(ctx, info.Duration.Seconds(), opts...)
 }
 
 // JWKSHooks returns the hooks to set in jwksfetch.RemoteConfig.Hooks (or
@@ -289,7 +304,7 @@ func (in *Instrumentation) JWKSHooks() *jwksfetch.Hooks {
 
 func (in *Instrumentation) jwksLookup(ctx context.Context, info jwksfetch.LookupInfo) {
 	result := telemetry.Lookup(info)
-	in.lookups.Add(ctx, 1, lookupAttrSets[result])
+	in.lookups.Add(ctx, 1, lookupAttrSets[result]...)
 	if info.RefreshSuppressed {
 		in.suppressed.Add(ctx, 1, metric.WithAttributes(attribute.String(telemetry.AttrJWKSURI, info.URI)))
 	}
