@@ -60,7 +60,9 @@ type observer struct {
 	authDuration  *prometheus.HistogramVec
 	durations     sync.Map // durationKey -> prometheus.Observer
 	keyLookup     *prometheus.HistogramVec
+	keyFound      prometheus.Observer // keyLookup without error
 	claim         *prometheus.HistogramVec
+	claims        map[string]prometheus.Observer // outcome -> claim's series
 	lookups       *prometheus.CounterVec
 	suppressed    *prometheus.CounterVec
 	fetchDuration *prometheus.HistogramVec
@@ -133,9 +135,11 @@ func (o *observer) registerMetrics(cfg *serverConfig) {
 	for _, v := range []string{telemetry.LookupHit, telemetry.LookupRefresh, telemetry.LookupJoined, telemetry.LookupSuppressed} {
 		o.lookups.WithLabelValues(v)
 	}
+	o.claims = map[string]prometheus.Observer{}
 	for _, r := range []string{verify.ClaimClaimed, verify.ClaimReplayed, verify.ClaimError} {
-		o.claim.WithLabelValues(r)
+		o.claims[r] = o.claim.WithLabelValues(r)
 	}
+	o.keyFound = o.keyLookup.WithLabelValues("")
 }
 
 // clientSources maps each jwks_uri of cfg to its clients.
@@ -203,14 +207,14 @@ func (o *observer) verifyHooks() *verify.Hooks {
 	h := &verify.Hooks{VerifyDone: o.verifyDone}
 	if o.reg != nil {
 		h.KeyLookupDone = func(_ context.Context, info verify.KeyLookupInfo) {
-			reason := ""
-			if info.Err != nil {
-				reason = info.Err.Reason
+			if info.Err == nil {
+				o.keyFound.Observe(info.Duration.Seconds())
+			} else {
+				o.keyLookup.WithLabelValues(info.Err.Reason).Observe(info.Duration.Seconds())
 			}
-			o.keyLookup.WithLabelValues(reason).Observe(info.Duration.Seconds())
 		}
 		h.ReplayClaimDone = func(_ context.Context, info verify.ReplayClaimInfo) {
-			o.claim.WithLabelValues(info.Outcome).Observe(info.Duration.Seconds())
+			o.claims[info.Outcome].Observe(info.Duration.Seconds())
 		}
 	}
 	return h
