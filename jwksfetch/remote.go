@@ -86,7 +86,8 @@ type RemoteConfig struct {
 	// never logged.
 	Logger *slog.Logger
 	// OnFetch, if set, is called after every fetch with its error (nil on
-	// success), for metrics. It must be quick and safe for concurrent use.
+	// success). It must be quick and safe for concurrent use. Hooks.Fetch
+	// reports more.
 	OnFetch func(uri string, err error)
 	// Hooks receive every key lookup and fetch, for metrics and traces.
 	// Nil: none, at no cost.

@@ -13,6 +13,10 @@
 // client's public keys; [KeySet] is a fixed one, package jwksfetch fetches
 // jwks_uri documents) and replay.Store (jti single use).
 //
+// [Config.Hooks] report each verification, key lookup and replay claim, for
+// metrics and traces (module github.com/pkjwt/pkjwt/integrations/otel
+// turns them into OpenTelemetry); nil hooks cost nothing.
+//
 // The happy path:
 //
 //	keys, _ := verify.NewKeySet(verify.Key{ID: "k1", Public: clientPublicKey})

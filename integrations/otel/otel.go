@@ -198,7 +198,10 @@ func (in *Instrumentation) verifyDone(ctx context.Context, info verify.VerifyInf
 	span.End()
 
 	if in.cfg.RecordClientID {
-		attrs := []attribute.KeyValue{attribute.String(telemetry.AttrResult, info.Outcome), attribute.String(telemetry.AttrClientID, info.ClientID)}
+		attrs := []attribute.KeyValue{attribute.String(telemetry.AttrResult, info.Outcome)}
+		if info.ClientID != "" {
+			attrs = append(attrs, attribute.String(telemetry.AttrClientID, info.ClientID))
+		}
 		if info.Reason != "" {
 			attrs = append(attrs, attribute.String(telemetry.AttrErrorType, info.Reason))
 		}
