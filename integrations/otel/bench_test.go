@@ -22,7 +22,7 @@ import (
 // exporter). Compare the three in the same run.
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range []struct{ alg, key string }{{"RS256", testkeys.RSA2048}, {"ES256", testkeys.P256}} {
-		for _, mode := range []string{"none", "metrics", "metrics+traces"} {
+		for _, mode := range []string{"none", "metrics", "metrics-traces"} {
 			b.Run(alg.alg+"/"+mode, func(b *testing.B) {
 				var hooks *verify.Hooks
 				if mode != "none" {
@@ -30,7 +30,7 @@ func BenchmarkVerify(b *testing.B) {
 						MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader())),
 						TracerProvider: noop.NewTracerProvider(),
 					}
-					if mode == "metrics+traces" {
+					if mode == "metrics-traces" {
 						cfg.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 					}
 					in, err := pkjwtotel.New(cfg)
