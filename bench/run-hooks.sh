@@ -14,14 +14,14 @@
 # so that minting the assertions and starting up cancel out. Variants are
 # interleaved, ROUNDS times; one line per round and benchmark:
 #
-#	bench/run-hooks.sh > hooks.txt     # ROUNDS=10 BASE=main N1=500 N2=5500
+#	bench/run-hooks.sh > hooks.txt     # ROUNDS=10 BASE=$(git merge-base HEAD main) N1=500 N2=10500
 #	awk -f bench/hooks-ratio.awk hooks.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-10}
 base=${BASE:-main}
 n1=${N1:-500}
-n2=${N2:-5500}
+n2=${N2:-10500}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/base"

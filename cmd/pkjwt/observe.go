@@ -311,9 +311,9 @@ func (o *observer) middlewareOptions(logger *slog.Logger) []middleware.Option {
 }
 
 // wrap returns h with access logging, if configured: one record per
-// request with method, path, status, duration, the authenticated (or, on
-// a refusal, claimed and registered) client and the refusal's reason and
-// code. Never the body, the assertion or a token.
+// request (but passing health probes) with method, path, status, duration,
+// the authenticated (or, on a refusal, claimed and registered) client and
+// the refusal's reason and code. Never the body, the assertion or a token.
 func (o *observer) wrap(h http.Handler) http.Handler {
 	if o == nil || o.accessLog == nil {
 		return h
@@ -324,6 +324,9 @@ func (o *observer) wrap(h http.Handler) http.Handler {
 		h.ServeHTTP(&statusWriter{ResponseWriter: w, rec: rec}, r.WithContext(context.WithValue(r.Context(), accessKey{}, rec)))
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if rec.status == http.StatusOK && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") {
+			return // probes that pass, every few seconds: not worth a record
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
