@@ -42,7 +42,8 @@ type Config struct {
 	// authenticated client on success, the registered client the assertion
 	// claimed on failure. A client id is unbounded (and, on failure, chosen
 	// by the caller); set it only when the number of registered clients is
-	// small. False: no client id anywhere.
+	// small. The attempts series then carry the client id and start on
+	// first use instead of at zero. False: no client id anywhere.
 	RecordClientID bool
 	// Now returns the current time, for the jwks_uri gauges; it should be
 	// the clock of the key sources. Nil: time.Now.
@@ -69,10 +70,10 @@ type Instrumentation struct {
 
 type durationKey struct{ reason, alg, method string }
 
-// New creates the instruments from cfg's providers and creates each series
-// of pkjwt.client_auth.attempts (success, and every reason of
-// verify.Refusals) at zero. It returns an error if an instrument cannot be
-// created.
+// New creates the instruments from cfg's providers and, unless
+// cfg.RecordClientID, each series of pkjwt.client_auth.attempts (success,
+// and every reason of verify.Refusals) at zero. It returns an error if an
+// instrument cannot be created.
 func New(cfg Config) (*Instrumentation, error) {
 	if cfg.MeterProvider == nil {
 		cfg.MeterProvider = otel.GetMeterProvider()
