@@ -15,6 +15,8 @@
 //     for a cluster).
 //   - middleware wraps an existing net/http token, introspection,
 //     revocation or PAR handler.
+//   - sign is the client side: it signs assertions from any crypto.Signer,
+//     gets tokens through golang.org/x/oauth2 and rotates the client's keys.
 //
 // The command pkjwt (cmd/pkjwt) runs a reference server, a self-contained
 // demo, and tools to mint, explain and generate keys.

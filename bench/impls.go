@@ -80,7 +80,7 @@ func newPkjwt(clients []Client) (Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := verify.New(Issuer, cm, store, nil)
+	v, err := verify.New(Issuer, cm, store, verify.Config{})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -89,7 +89,7 @@ func newPkjwt(clients []Client) (Authenticator, error) {
 }
 
 func (a *pkjwtAuth) Authenticate(ctx context.Context, form url.Values) (string, error) {
-	req, err := verify.RequestFromForm(form)
+	req, err := verify.RequestFromForm(form, nil)
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,7 @@
 package jwksfetch
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	gocache "github.com/patrickmn/go-cache"
 
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -31,8 +30,9 @@ type RegistryConfig struct {
 	// MaxSources bounds the number of Remotes alive at once. When a new
 	// jwks_uri would exceed it, the Remote used least recently is closed
 	// (a call in progress on it may then fail with ErrClosed), so set it
-	// above the number of jwks_uri values in use. Zero: DefaultMaxSources
-	// (10,000). Negative: an error.
+	// above the number of jwks_uri values in use. Recency is kept to
+	// IdleTimeout/4: uses of a Remote closer together count as one.
+	// Zero: DefaultMaxSources (10,000). Negative: an error.
 	MaxSources int
 	// IdleTimeout is how long a Remote that no Key call has used stays
 	// alive (refreshing in the background); then it is closed, and the
@@ -46,11 +46,12 @@ type RegistryConfig struct {
 // MaxSources Remotes are alive, and those idle for IdleTimeout are closed
 // (their background refresh stops). Remotes start on first use.
 //
-// The Remotes live in a github.com/patrickmn/go-cache cache whose
-// expiration is the idle timeout and whose eviction callback closes them.
-// The registry sweeps the cache itself, so that Close stops every
-// goroutine (go-cache's own janitor only stops when the cache is garbage
-// collected).
+// The Remotes are kept in a map and in a list ordered by last use, so that
+// finding, touching and making room cost O(1), and expiring O(1) per
+// Remote expired, whatever the number of jwks_uri values: the least
+// recently used Remote, at the back of the list, is also the first to
+// expire. A goroutine closes the idle
+// ones; Close stops it and every Remote.
 //
 // A Registry is safe for concurrent use. Close it when done.
 type Registry struct {
@@ -58,64 +59,84 @@ type Registry struct {
 	client     *http.Client
 	ownsClient bool
 	max        int
-	idle       time.Duration
+	idle       int64 // IdleTimeout in nanoseconds
+	// clock returns the nanoseconds since the registry started, on the
+	// monotonic clock (a wall clock step neither expires nor revives
+	// anything). Tests replace it.
+	clock func() int64
 
 	closed atomic.Bool
-	// mu serializes every change to cache (create, touch, sweep, evict,
-	// close), so that the eviction callback, which fills evicted, always
-	// runs under it. Lookups take only the cache's own read lock.
+	// mu guards entries, lru and every entry's place in them, and
+	// serializes the writes of entry.touched: so lru stays ordered by
+	// touched. A source whose entry is current reads neither.
 	mu      sync.Mutex
-	cache   *gocache.Cache // jwks_uri -> *entry
-	evicted []*Remote
+	entries map[string]*entry
+	lru     list.List // of *entry, most recently used first
 	stop    chan struct{}
 	done    chan struct{}
 }
 
 // entry is one Remote of a Registry.
 type entry struct {
+	uri     string
 	remote  *Remote
-	touched atomic.Int64 // UnixNano when its expiration was last extended
-	evicted atomic.Bool  // no longer in the cache; remote is closed or closing
+	elem    *list.Element // its place in Registry.lru; guarded by Registry.mu
+	touched atomic.Int64  // Registry.clock when it was last moved to the front
+	evicted atomic.Bool   // removed from the registry; remote is closed or closing
 }
 
 // NewRegistry returns a Registry with the policy cfg. It returns an error
 // if cfg is invalid.
 func NewRegistry(cfg RegistryConfig) (*Registry, error) {
-	rc, err := cfg.Remote.withDefaults()
+	start := time.Now()
+	return newRegistry(cfg, func() int64 { return int64(time.Since(start)) })
+}
+
+// newRegistry is NewRegistry with a clock.
+func newRegistry(cfg RegistryConfig, clock func() int64) (*Registry, error) {
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	rc := cfg.Remote
+	r := &Registry{
+		cfg:     rc,
+		client:  rc.HTTPClient,
+		max:     cfg.MaxSources,
+		idle:    int64(cfg.IdleTimeout),
+		clock:   clock,
+		entries: make(map[string]*entry),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if r.client == nil {
+		r.client, r.ownsClient = newHTTPClient(rc.Timeout, policyOf(rc)), true
+	}
+	go r.sweep(min(max(cfg.IdleTimeout/4, time.Millisecond), time.Minute))
+	return r, nil
+}
+
+// withDefaults validates cfg and fills in its defaults, and those of
+// cfg.Remote.
+func (cfg RegistryConfig) withDefaults() (RegistryConfig, error) {
+	rc, err := cfg.Remote.withDefaults()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Remote = rc
 	switch {
 	case cfg.MaxSources < 0:
-		return nil, errors.New("jwksfetch: negative MaxSources")
+		return cfg, errors.New("jwksfetch: negative MaxSources")
 	case cfg.MaxSources == 0:
 		cfg.MaxSources = DefaultMaxSources
 	}
 	switch {
 	case cfg.IdleTimeout < 0:
-		return nil, errors.New("jwksfetch: negative IdleTimeout")
+		return cfg, errors.New("jwksfetch: negative IdleTimeout")
 	case cfg.IdleTimeout == 0:
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	r := &Registry{
-		cfg:    rc,
-		client: rc.HTTPClient,
-		max:    cfg.MaxSources,
-		idle:   cfg.IdleTimeout,
-		cache:  gocache.New(cfg.IdleTimeout, 0), // 0: no janitor goroutine
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
-	if r.client == nil {
-		r.client, r.ownsClient = newHTTPClient(rc.Timeout, policyOf(rc)), true
-	}
-	r.cache.OnEvicted(func(_ string, v any) {
-		e := v.(*entry)
-		e.evicted.Store(true)
-		r.evicted = append(r.evicted, e.remote)
-	})
-	go r.sweep(min(max(cfg.IdleTimeout/4, time.Millisecond), time.Minute))
-	return r, nil
+	return cfg, nil
 }
 
 // Source returns the key source for jwks_uri uri, an https URL (http too
@@ -134,7 +155,7 @@ func (r *Registry) Source(uri string) (verify.KeySource, error) {
 }
 
 // source is what Registry.Source returns. It remembers its entry, so
-// that a lookup skips the cache while the entry lives.
+// that a lookup skips the registry's lock while the entry lives.
 type source struct {
 	r   *Registry
 	uri string
@@ -153,95 +174,99 @@ func (s *source) Key(ctx context.Context, kid, alg string) (verify.Key, error) {
 			return verify.Key{}, err
 		}
 		s.e.Store(e)
-	}
-	if now := time.Now().UnixNano(); now-e.touched.Load() > int64(s.r.idle/4) {
-		s.r.touch(s.uri, e, now)
+	} else if s.r.clock()-e.touched.Load() > s.r.idle/4 {
+		s.r.touch(e)
 	}
 	return e.remote.Key(ctx, kid, alg)
 }
 
 // Len returns the number of Remotes alive.
-func (r *Registry) Len() int { return r.cache.ItemCount() }
-
-// entry returns the entry for uri, starting its Remote if needed.
-func (r *Registry) entry(uri string) (*entry, error) {
-	if x, ok := r.cache.Get(uri); ok {
-		return x.(*entry), nil
-	}
-	return r.create(uri)
-}
-
-// touch extends the expiration of e, if it is still uri's entry. An entry
-// used at least every IdleTimeout/4 thus never expires, and one unused
-// expires between 3/4 and 1 IdleTimeout after its last use.
-func (r *Registry) touch(uri string, e *entry, now int64) {
+func (r *Registry) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed.Load() || now-e.touched.Load() <= int64(r.idle/4) {
-		return
-	}
-	if x, ok := r.cache.Get(uri); ok && x.(*entry) == e {
-		r.cache.Set(uri, e, r.idle)
+	return len(r.entries)
+}
+
+// touch moves e to the front, if it is still in the registry and was not
+// touched in the last IdleTimeout/4. An entry used at least every
+// IdleTimeout/4 thus never expires, one unused expires between 3/4 and 1
+// IdleTimeout after its last use, and the hot path takes the lock at most
+// four times per IdleTimeout.
+func (r *Registry) touch(e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := r.clock(); !e.evicted.Load() && now-e.touched.Load() > r.idle/4 {
 		e.touched.Store(now)
+		r.lru.MoveToFront(e.elem)
 	}
 }
 
-// create starts the Remote for uri, unless another caller just did.
-func (r *Registry) create(uri string) (*entry, error) {
+// entry returns the entry for uri, starting its Remote if needed, and
+// closes the Remote it evicted to make room, if any.
+func (r *Registry) entry(uri string) (*entry, error) {
 	r.mu.Lock()
 	if r.closed.Load() {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s: registry: %w", ErrUnavailable, uri, ErrClosed)
 	}
-	if x, ok := r.cache.Get(uri); ok {
+	now := r.clock()
+	if e, ok := r.entries[uri]; ok {
+		e.touched.Store(now)
+		r.lru.MoveToFront(e.elem)
 		r.mu.Unlock()
-		return x.(*entry), nil
+		return e, nil
 	}
-	r.cache.Delete(uri) // an expired entry not swept yet
-	if r.cache.ItemCount() >= r.max {
-		r.cache.DeleteExpired()
-		if r.cache.ItemCount() >= r.max {
-			r.evictLRU()
-		}
+	var evicted *entry
+	if len(r.entries) >= r.max {
+		// The back is the least recently used entry, and the first to
+		// expire.
+		evicted = r.lru.Back().Value.(*entry)
+		r.remove(evicted)
 	}
-	rem := newRemote(uri, r.cfg, r.client, false)
-	e := &entry{remote: rem}
-	e.touched.Store(time.Now().UnixNano())
-	r.cache.Set(uri, e, r.idle)
-	evicted := r.takeEvicted()
+	e := &entry{uri: uri, remote: newRemote(uri, r.cfg, r.client, false)}
+	e.touched.Store(now)
+	e.elem = r.lru.PushFront(e)
+	r.entries[uri] = e
 	r.mu.Unlock()
-	closeRemotes(evicted)
+	if evicted != nil {
+		evicted.remote.Close()
+	}
 	return e, nil
 }
 
-// evictLRU deletes the entry used least recently. r.mu must be held.
-func (r *Registry) evictLRU() {
-	var (
-		oldest string
-		t      int64
-	)
-	for uri, it := range r.cache.Items() {
-		if tt := it.Object.(*entry).touched.Load(); oldest == "" || tt < t {
-			oldest, t = uri, tt
+// remove takes e out of the registry; the caller closes its Remote after
+// unlocking. r.mu must be held.
+func (r *Registry) remove(e *entry) {
+	e.evicted.Store(true)
+	r.lru.Remove(e.elem)
+	delete(r.entries, e.uri)
+}
+
+// expire removes the entries idle for IdleTimeout, from the back of the
+// list, and closes their Remotes.
+func (r *Registry) expire() {
+	var idle []*entry
+	r.mu.Lock()
+	now := r.clock()
+	for back := r.lru.Back(); back != nil; back = r.lru.Back() {
+		e := back.Value.(*entry)
+		if now-e.touched.Load() < r.idle {
+			break
 		}
+		r.remove(e)
+		idle = append(idle, e)
 	}
-	r.cache.Delete(oldest)
+	r.mu.Unlock()
+	closeEntries(idle)
 }
 
-// takeEvicted returns the Remotes the cache evicted. r.mu must be held.
-func (r *Registry) takeEvicted() []*Remote {
-	ev := r.evicted
-	r.evicted = nil
-	return ev
-}
-
-func closeRemotes(rs []*Remote) {
-	for _, rem := range rs {
-		rem.Close()
+func closeEntries(es []*entry) {
+	for _, e := range es {
+		e.remote.Close()
 	}
 }
 
-// sweep deletes expired entries every interval until Close.
+// sweep expires idle entries every interval until Close.
 func (r *Registry) sweep(interval time.Duration) {
 	defer close(r.done)
 	t := time.NewTicker(interval)
@@ -251,11 +276,7 @@ func (r *Registry) sweep(interval time.Duration) {
 		case <-r.stop:
 			return
 		case <-t.C:
-			r.mu.Lock()
-			r.cache.DeleteExpired()
-			evicted := r.takeEvicted()
-			r.mu.Unlock()
-			closeRemotes(evicted)
+			r.expire()
 		}
 	}
 }
@@ -274,16 +295,14 @@ func (r *Registry) Close() error {
 	<-r.done
 
 	r.mu.Lock()
-	r.cache.DeleteExpired()
-	for _, it := range r.cache.Items() {
-		e := it.Object.(*entry)
-		e.evicted.Store(true)
-		r.evicted = append(r.evicted, e.remote)
+	all := make([]*entry, 0, len(r.entries))
+	for back := r.lru.Back(); back != nil; back = r.lru.Back() {
+		e := back.Value.(*entry)
+		r.remove(e)
+		all = append(all, e)
 	}
-	r.cache.Flush()
-	evicted := r.takeEvicted()
 	r.mu.Unlock()
-	closeRemotes(evicted)
+	closeEntries(all)
 	if r.ownsClient {
 		r.client.CloseIdleConnections()
 	}

@@ -8,56 +8,34 @@ import (
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// A check is one way the HTTP request itself can be wrong, before any
-// client authentication happens. The exported sentinels below are checks.
-type check struct {
-	reason, description string
-}
-
-func (c *check) Error() string { return "middleware: " + c.description }
-
 // Sentinel errors for the HTTP-level checks, for errors.Is on the
-// *verify.Error an [ErrorWriter] receives. Each has Code
-// verify.CodeInvalidRequest; its text names the failed check in fixed words.
+// *verify.Error an [ErrorWriter] receives. They are package verify's, so
+// that every failure carries one of verify's reasons; each has Code
+// verify.CodeInvalidRequest.
 var (
 	// ErrMethod: the request method is not POST (RFC 6749 §3.2). HTTP 405
 	// with Allow: POST.
-	ErrMethod error = &check{"method_not_allowed", "the request method must be POST"}
+	ErrMethod = verify.ErrMethodNotAllowed
 	// ErrContentType: the body is not application/x-www-form-urlencoded
 	// (RFC 6749 §2.3.1, §4.1.3). HTTP 400.
-	ErrContentType error = &check{"content_type", "the request body must be application/x-www-form-urlencoded"}
+	ErrContentType = verify.ErrContentType
 	// ErrBodyTooLarge: the body exceeds the cap of [WithMaxBodyBytes].
 	// HTTP 413.
-	ErrBodyTooLarge error = &check{"body_too_large", "the request body is too large"}
+	ErrBodyTooLarge = verify.ErrBodyTooLarge
 	// ErrMalformedBody: the body could not be read or is not a valid form.
 	// HTTP 400.
-	ErrMalformedBody error = &check{"malformed_body", "the request body is not a valid form"}
+	ErrMalformedBody = verify.ErrMalformedBody
 	// ErrQueryParameter: the URL query carries client_assertion,
 	// client_assertion_type or client_secret, which RFC 6749 §2.3.1 keeps
 	// out of URLs, or (on a request carrying an assertion) a client_id that
 	// is not also the body's client_id. HTTP 400.
-	ErrQueryParameter error = &check{"query_parameter", "client authentication parameters must be sent in the request body"}
+	ErrQueryParameter = verify.ErrQueryParameter
 )
 
-// newError returns the *verify.Error for a failed HTTP-level check: Code
-// invalid_request, wrapping sentinel (and cause, if any).
+// newError returns the *verify.Error for a failed HTTP-level check.
 func newError(sentinel error, cause error) *verify.Error {
-	c := sentinel.(*check)
-	e := &verify.Error{Reason: c.reason, Code: verify.CodeInvalidRequest, Description: c.description, Err: sentinel}
-	if cause != nil {
-		e.Err = &causeError{sentinel: sentinel, cause: cause}
-	}
-	return e
+	return verify.NewError(sentinel, cause)
 }
-
-// causeError wraps a sentinel and the cause of a failed check; its text is
-// the cause's, the sentinel's being already in the *verify.Error.
-type causeError struct {
-	sentinel, cause error
-}
-
-func (e *causeError) Error() string   { return e.cause.Error() }
-func (e *causeError) Unwrap() []error { return []error{e.sentinel, e.cause} }
 
 // Generic descriptions, sent under [WithGenericDescriptions] and, for
 // server errors, always.

@@ -30,7 +30,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	v, err := verify.New("https://as.example.com", clients, store, nil)
+	v, err := verify.New("https://as.example.com", clients, store, verify.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func ExampleNewMetadata() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	v, err := verify.New("https://as.example.com", verify.ClientMap{}, store, &verify.Config{
+	v, err := verify.New("https://as.example.com", verify.ClientMap{}, store, verify.Config{
 		Algorithms: verify.FAPIAlgorithms(),
 	})
 	if err != nil {
@@ -109,7 +109,8 @@ func ExampleNewMetadata() {
 	//   "token_endpoint_auth_signing_alg_values_supported": [
 	//     "PS256",
 	//     "ES256",
-	//     "EdDSA"
+	//     "EdDSA",
+	//     "Ed25519"
 	//   ],
 	//   "introspection_endpoint_auth_methods_supported": [
 	//     "private_key_jwt"
@@ -117,7 +118,8 @@ func ExampleNewMetadata() {
 	//   "introspection_endpoint_auth_signing_alg_values_supported": [
 	//     "PS256",
 	//     "ES256",
-	//     "EdDSA"
+	//     "EdDSA",
+	//     "Ed25519"
 	//   ]
 	// }
 }

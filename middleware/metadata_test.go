@@ -12,15 +12,15 @@ import (
 
 func TestMetadata(t *testing.T) {
 	store := newStore(t)
-	def, err := verify.New(issuer, verify.ClientMap{}, store, nil)
+	def, err := verify.New(issuer, verify.ClientMap{}, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := verify.New(issuer, verify.ClientMap{}, store, &verify.Config{Algorithms: []string{"ES256"}, AllowClientSecretJWT: true})
+	hs, err := verify.New(issuer, verify.ClientMap{}, store, verify.Config{Algorithms: []string{"ES256"}, AllowClientSecretJWT: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const defAlgs = `["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA"]`
+	const defAlgs = `["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA","Ed25519"]`
 	tests := []struct {
 		name      string
 		v         *verify.Verifier

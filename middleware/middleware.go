@@ -297,7 +297,7 @@ func asError(err error) *verify.Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &verify.Error{Reason: "internal", Code: verify.CodeServerError, Description: genericServerError, Err: err}
+	return verify.NewError(verify.ErrInternal, err)
 }
 
 // formContentType reports whether h has exactly one Content-Type, of media
@@ -366,24 +366,10 @@ func checkQuery(rawQuery string, post url.Values, verifying bool) *verify.Error 
 }
 
 // RequestFrom returns the client authentication of a request whose decoded
-// body is form and whose header is header, as the middleware reads it:
-// [verify.RequestFromForm] (which rejects repeated parameters and counts a
-// client_secret parameter as a second method), with an Authorization header
-// of any scheme counted as a second method too ("client_secret_basic" for
-// Basic, "authorization_header" otherwise). It is for hosts that parse
-// requests themselves and call [verify.Verifier.Verify] directly.
+// body is form and whose header is header: it is [verify.RequestFromForm],
+// which the middleware uses.
 func RequestFrom(form url.Values, header http.Header) (verify.Request, error) {
-	req, err := verify.RequestFromForm(form)
-	if err != nil {
-		return verify.Request{}, err
-	}
-	if scheme, ok := authScheme(header); ok && req.OtherAuthentication == "" {
-		req.OtherAuthentication = "authorization_header"
-		if strings.EqualFold(scheme, "Basic") {
-			req.OtherAuthentication = "client_secret_basic"
-		}
-	}
-	return req, nil
+	return verify.RequestFromForm(form, header)
 }
 
 // authScheme returns the scheme of the request's Authorization header (as

@@ -575,7 +575,7 @@ func TestLogger(t *testing.T) {
 	log := logs.String()
 	for _, want := range []string{
 		`"level":"DEBUG","msg":"pkjwt: client authenticated","client_id":"c1","kid":"k1","alg":"ES256"`,
-		`"level":"INFO","msg":"pkjwt: client authentication failed","reason":"signature","code":"invalid_client","error":"verify: client assertion signature is invalid: token signature is invalid`,
+		`"level":"INFO","msg":"pkjwt: client authentication failed","reason":"signature","code":"invalid_client","error":"verify: client assertion signature is invalid: signature does not verify`,
 		`"client_id":"c1","path":"/token"`,
 		`"reason":"client_id_mismatch"`,
 		`"client_id":"` + strings.Repeat("é", 128) + `...","path"`,
@@ -758,11 +758,11 @@ func TestBodyReadError(t *testing.T) {
 // TestErrorText: the sentinels' text is stable API.
 func TestErrorText(t *testing.T) {
 	for err, want := range map[error]string{
-		middleware.ErrMethod:         "middleware: the request method must be POST",
-		middleware.ErrContentType:    "middleware: the request body must be application/x-www-form-urlencoded",
-		middleware.ErrBodyTooLarge:   "middleware: the request body is too large",
-		middleware.ErrMalformedBody:  "middleware: the request body is not a valid form",
-		middleware.ErrQueryParameter: "middleware: client authentication parameters must be sent in the request body",
+		middleware.ErrMethod:         "verify: the request method must be POST",
+		middleware.ErrContentType:    "verify: the request body must be application/x-www-form-urlencoded",
+		middleware.ErrBodyTooLarge:   "verify: the request body is too large",
+		middleware.ErrMalformedBody:  "verify: the request body is not a valid form",
+		middleware.ErrQueryParameter: "verify: client authentication parameters must be sent in the request body",
 	} {
 		if got := err.Error(); got != want {
 			t.Errorf("got %q, want %q", got, want)

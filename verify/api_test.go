@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"math/big"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,15 +19,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/replay"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
 func TestRequestFromForm(t *testing.T) {
+	basic := http.Header{"Authorization": {"Basic YzE6cw=="}}
 	tests := []struct {
-		name string
-		form string
-		want verify.Request
-		err  error
+		name   string
+		form   string
+		header http.Header
+		want   verify.Request
+		err    error
 	}{
 		{name: "assertion", form: "grant_type=client_credentials&client_assertion_type=t&client_assertion=a&client_id=c",
 			want: verify.Request{AssertionType: "t", Assertion: "a", ClientID: "c"}},
@@ -34,10 +39,23 @@ func TestRequestFromForm(t *testing.T) {
 			want: verify.Request{AssertionType: "t", Assertion: "a", OtherAuthentication: "client_secret_post"}},
 		{name: "empty client_secret", form: "client_id=c&client_secret=",
 			want: verify.Request{ClientID: "c", OtherAuthentication: "client_secret_post"}},
+		{name: "Basic", form: "client_assertion=a", header: basic,
+			want: verify.Request{Assertion: "a", OtherAuthentication: "client_secret_basic"}},
+		{name: "basic in lower case", form: "client_assertion=a", header: http.Header{"Authorization": {"basic YzE6cw=="}},
+			want: verify.Request{Assertion: "a", OtherAuthentication: "client_secret_basic"}},
+		{name: "Bearer", form: "client_assertion=a", header: http.Header{"Authorization": {"Bearer t"}},
+			want: verify.Request{Assertion: "a", OtherAuthentication: "authorization_header"}},
+		{name: "empty Authorization", form: "client_assertion=a", header: http.Header{"Authorization": {""}},
+			want: verify.Request{Assertion: "a", OtherAuthentication: "authorization_header"}},
+		{name: "client_secret parameter first", form: "client_assertion=a&client_secret=s", header: basic,
+			want: verify.Request{Assertion: "a", OtherAuthentication: "client_secret_post"}},
+		{name: "other header", form: "client_assertion=a", header: http.Header{"Cookie": {"x"}},
+			want: verify.Request{Assertion: "a"}},
 		{name: "assertion twice", form: "client_assertion_type=t&client_assertion=a&client_assertion=b", err: verify.ErrRepeatedParameter},
 		{name: "type twice", form: "client_assertion_type=t&client_assertion_type=t&client_assertion=a", err: verify.ErrRepeatedParameter},
 		{name: "client_id twice", form: "client_id=c&client_id=c", err: verify.ErrRepeatedParameter},
 		{name: "empty repeat", form: "client_assertion=&client_assertion=a", err: verify.ErrRepeatedParameter},
+		{name: "repeat beside Basic", form: "client_assertion=a&client_assertion=a", header: basic, err: verify.ErrRepeatedParameter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +63,7 @@ func TestRequestFromForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := verify.RequestFromForm(form)
+			got, err := verify.RequestFromForm(form, tt.header)
 			if tt.err != nil {
 				checkError(t, err, tt.err, "")
 				return
@@ -60,16 +78,67 @@ func TestRequestFromForm(t *testing.T) {
 	}
 }
 
+// TestRequestFromFormThenVerify: an assertion sent beside an
+// Authorization header, as an attacker replaying it with stolen Basic
+// credentials would, fails with ErrMultipleMethods.
+func TestRequestFromFormThenVerify(t *testing.T) {
+	v := newVerifier(t, nil, nil)
+	form := url.Values{"client_assertion_type": {verify.AssertionType},
+		"client_assertion": {mint(testkeys.RSA2048, "RS256", r1, "rsa", nil)}}
+	req, err := verify.RequestFromForm(form, http.Header{"Authorization": {"Basic YzE6cw=="}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), req)
+	checkError(t, err, verify.ErrMultipleMethods, form.Get("client_assertion"))
+}
+
+func TestNewError(t *testing.T) {
+	cause := errors.New("disk on fire")
+	e := verify.NewError(verify.ErrBodyTooLarge, cause)
+	if e.Reason != "body_too_large" || e.Code != verify.CodeInvalidRequest || e.Description != "the request body is too large" {
+		t.Errorf("%+v", e)
+	}
+	if !errors.Is(e, verify.ErrBodyTooLarge) || !errors.Is(e, cause) {
+		t.Errorf("%v does not wrap its check and cause", e)
+	}
+	if got, want := e.Error(), "verify: the request body is too large: disk on fire"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got, want := verify.NewError(verify.ErrInternal, nil).Error(), "verify: internal server error"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// A cause that wraps the check names it already.
+	wrapped := fmt.Errorf("%w: no key %q", verify.ErrKeyNotFound, "k9")
+	if got, want := verify.NewError(verify.ErrKeyNotFound, wrapped).Error(), `verify: no registered key of the client matches the assertion: no key "k9"`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// Not a sentinel: an internal error that keeps both.
+	notCheck := errors.New("not a check")
+	e = verify.NewError(notCheck, cause)
+	if e.Reason != "internal" || !e.Infrastructure() || !errors.Is(e, verify.ErrInternal) || !errors.Is(e, notCheck) || !errors.Is(e, cause) {
+		t.Errorf("NewError(non-sentinel) = %+v", e)
+	}
+	if e := verify.NewError(nil, nil); e.Reason != "internal" || e.Err != nil {
+		t.Errorf("NewError(nil, nil) = %+v", e)
+	}
+	for _, s := range []error{verify.ErrMethodNotAllowed, verify.ErrContentType, verify.ErrMalformedBody, verify.ErrQueryParameter} {
+		if e := verify.NewError(s, nil); e.Code != verify.CodeInvalidRequest || !errors.Is(e, s) {
+			t.Errorf("%v: %+v", s, e)
+		}
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	clients := verify.ClientMap{}
 	store := &mapStore{}
-	if _, err := verify.New("", clients, store, nil); err == nil {
+	if _, err := verify.New("", clients, store, verify.Config{}); err == nil {
 		t.Error("empty issuer accepted")
 	}
-	if _, err := verify.New(issuer, nil, store, nil); err == nil {
+	if _, err := verify.New(issuer, nil, store, verify.Config{}); err == nil {
 		t.Error("nil clients accepted")
 	}
-	if _, err := verify.New(issuer, clients, nil, nil); err == nil {
+	if _, err := verify.New(issuer, clients, nil, verify.Config{}); err == nil {
 		t.Error("nil store accepted")
 	}
 	bad := map[string]verify.Config{
@@ -86,7 +155,7 @@ func TestNewValidates(t *testing.T) {
 		"negative length":       {MaxAssertionLength: -1},
 	}
 	for name, cfg := range bad {
-		if _, err := verify.New(issuer, clients, store, &cfg); err == nil {
+		if _, err := verify.New(issuer, clients, store, cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		} else if !strings.HasPrefix(err.Error(), "verify: ") {
 			t.Errorf("%s: error %q lacks the package prefix", name, err)
@@ -94,7 +163,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	// The Config is copied: changing it afterwards changes nothing.
 	cfg := verify.Config{Algorithms: []string{"ES256"}}
-	v, err := verify.New(issuer, clients, store, &cfg)
+	v, err := verify.New(issuer, clients, store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +185,7 @@ func TestMetadata(t *testing.T) {
 	if got, want := v.AuthMethods(), []string{"private_key_jwt", "client_secret_jwt"}; !cmp.Equal(got, want) {
 		t.Errorf("AuthMethods %v, want %v", got, want)
 	}
-	if got, want := v.SigningAlgorithms(), []string{"PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"}; !cmp.Equal(got, want) {
+	if got, want := v.SigningAlgorithms(), []string{"PS256", "ES256", "EdDSA", "Ed25519", "HS256", "HS384", "HS512"}; !cmp.Equal(got, want) {
 		t.Errorf("SigningAlgorithms %v, want %v", got, want)
 	}
 	if v.Issuer() != issuer {
@@ -228,7 +297,8 @@ func TestCheckKey(t *testing.T) {
 		{testkeys.RSA2048, "HS256", false}, {testkeys.RSA2048, "none", false}, {testkeys.RSA1024, "RS256", false},
 		{testkeys.P256, "ES256", true}, {testkeys.P256, "ES384", false}, {testkeys.P384, "ES384", true},
 		{testkeys.P384, "ES512", false}, {testkeys.P521, "ES512", true}, {testkeys.P521, "ES256", false},
-		{testkeys.Ed25519, "EdDSA", true}, {testkeys.Ed25519, "ES256", false}, {testkeys.Ed25519, "Ed25519", false},
+		{testkeys.Ed25519, "EdDSA", true}, {testkeys.Ed25519, "ES256", false}, {testkeys.Ed25519, "Ed25519", true},
+		{testkeys.RSA2048, "Ed25519", false}, {testkeys.P256, "Ed25519", false}, {testkeys.Ed25519, "ed25519", false},
 	} {
 		err := verify.CheckKey(testkeys.Public(tt.key), tt.alg, 2048)
 		if (err == nil) != tt.ok {
@@ -332,7 +402,7 @@ func TestCancelledContext(t *testing.T) {
 
 func TestCheckKeyRSABounds(t *testing.T) {
 	// A 16385-bit modulus: only its size matters here.
-	n := new(big.Int).Lsh(big.NewInt(1), verify.MaxRSABits)
+	n := new(big.Int).Lsh(big.NewInt(1), 16384) // the documented maximum
 	huge := &rsa.PublicKey{N: n.Add(n, big.NewInt(1)), E: 65537}
 	if err := verify.CheckKey(huge, "RS256", 2048); err == nil {
 		t.Errorf("%d-bit RSA key accepted", huge.N.BitLen())
@@ -344,5 +414,39 @@ func TestErrorTextNoRepeat(t *testing.T) {
 	_, err := v.Verify(context.Background(), req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "nope"}, "rsa", nil)))
 	if got, want := err.Error(), `verify: no registered key of the client matches the assertion: no key "nope"`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestReplayCauseKept: a replayed assertion fails with ErrReplayed and
+// keeps the store's error, so that both errors.Is tests hold.
+func TestReplayCauseKept(t *testing.T) {
+	v := newVerifier(t, nil, nil)
+	r := req(mint(testkeys.RSA2048, "RS256", r1, "rsa", nil))
+	if _, err := v.Verify(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Verify(context.Background(), r)
+	checkError(t, err, verify.ErrReplayed, r.Assertion)
+	if !errors.Is(err, replay.ErrReplayed) {
+		t.Errorf("%v does not wrap replay.ErrReplayed", err)
+	}
+}
+
+// TestHostValue: the host's own client value comes back unchanged.
+func TestHostValue(t *testing.T) {
+	type record struct{ name string }
+	rec := &record{"the host's row"}
+	keys := mustKeySet(t, verify.Key{ID: "r1", Public: testkeys.Public(testkeys.RSA2048)})
+	clients := verify.ClientMap{"rsa": {ID: "rsa", Keys: keys, Host: rec}}
+	v, err := verify.New(issuer, clients, &mapStore{}, verify.Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Verify(context.Background(), req(mint(testkeys.RSA2048, "RS256", r1, "rsa", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := res.Host.(*record); !ok || got != rec {
+		t.Errorf("Result.Host = %#v, want %p", res.Host, rec)
 	}
 }

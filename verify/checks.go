@@ -7,39 +7,41 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/replay"
 )
 
 // This file holds the checks of Verify and Explain, one function per step,
 // each returning nil or an *Error.
 
-// checkRequest applies RULES 1 and 3 to the request parameters.
+// checkRequest applies checks 1 and 3 to the request parameters.
 func checkRequest(req Request) error {
 	switch {
 	case req.Assertion == "" && req.AssertionType == "":
 		if req.OtherAuthentication != "" {
-			return newError(ErrNoCredentials, fmt.Errorf("%s is not accepted", req.OtherAuthentication))
+			return NewError(ErrNoCredentials, fmt.Errorf("%s is not accepted", req.OtherAuthentication))
 		}
-		return newError(ErrNoCredentials, nil)
+		return NewError(ErrNoCredentials, nil)
 	case req.OtherAuthentication != "":
-		return newError(ErrMultipleMethods, fmt.Errorf("client assertion and %s", req.OtherAuthentication))
+		return NewError(ErrMultipleMethods, fmt.Errorf("client assertion and %s", req.OtherAuthentication))
 	case req.AssertionType == "":
-		return newError(ErrMissingParameter, errors.New("client_assertion_type missing"))
+		return NewError(ErrMissingParameter, errors.New("client_assertion_type missing"))
 	case req.Assertion == "":
-		return newError(ErrMissingParameter, errors.New("client_assertion missing"))
+		return NewError(ErrMissingParameter, errors.New("client_assertion missing"))
 	case req.AssertionType != AssertionType:
-		return newError(ErrAssertionType, nil)
+		return NewError(ErrAssertionType, nil)
 	}
 	return nil
 }
 
 // checkSyntax rejects what is not a compact JWS of bounded size: anything
-// but exactly three segments of base64url characters (RULES 4). Go's base64
+// but exactly three segments of base64url characters (check 4). Go's base64
 // decoder would otherwise skip CR and LF.
 func checkSyntax(s string, maxLen int) error {
 	if len(s) > maxLen {
-		return newError(ErrMalformed, fmt.Errorf("assertion of %d bytes exceeds %d", len(s), maxLen))
+		return NewError(ErrMalformed, fmt.Errorf("assertion of %d bytes exceeds %d", len(s), maxLen))
 	}
 	dots := 0
 	for i := 0; i < len(s); i++ {
@@ -48,11 +50,11 @@ func checkSyntax(s string, maxLen int) error {
 		case 2:
 			dots++
 		default:
-			return newError(ErrMalformed, fmt.Errorf("byte %d is not base64url", i))
+			return NewError(ErrMalformed, fmt.Errorf("byte %d is not base64url", i))
 		}
 	}
 	if dots != 2 {
-		return newError(ErrMalformed, fmt.Errorf("%d segments, want 3 (compact JWS)", dots+1))
+		return NewError(ErrMalformed, fmt.Errorf("%d segments, want 3 (compact JWS)", dots+1))
 	}
 	return nil
 }
@@ -67,54 +69,43 @@ var base64URL = func() (t [256]byte) {
 	return t
 }()
 
-// checkHeader applies RULES 4 (crit) and 9 (typ).
+// checkHeader applies checks 4 (crit) and 9 (typ).
 func (v *Verifier) checkHeader(h *header) error {
 	if h.crit {
 		// No extension is understood, so any crit entry is unknown
 		// (RFC 7515 §4.1.11).
-		return newError(ErrCritical, nil)
+		return NewError(ErrCritical, nil)
 	}
 	if !h.typ.set {
 		if v.cfg.RequireType {
-			return newError(ErrType, errors.New("typ required"))
+			return NewError(ErrType, errors.New("typ required"))
 		}
 		return nil
 	}
 	s := strings.TrimPrefix(strings.ToLower(h.typ.v), "application/")
 	if s != "jwt" && s != "client-authentication+jwt" {
-		return newError(ErrType, nil)
+		return NewError(ErrType, nil)
 	}
 	return nil
 }
 
-// checkIdentity applies RULES 10 (iss, sub) and 2 (client_id).
-func checkIdentity(req Request, c *claims) error {
-	if err := checkIssuer(c); err != nil {
-		return err
-	}
-	if err := checkSubject(c); err != nil {
-		return err
-	}
-	return checkClientID(req, c)
-}
-
 func checkIssuer(c *claims) error {
 	if !c.iss.ok || c.iss.v == "" {
-		return newError(ErrIssuer, nil)
+		return NewError(ErrIssuer, nil)
 	}
 	return nil
 }
 
 func checkSubject(c *claims) error {
 	if !c.sub.ok || c.sub.v != c.iss.v {
-		return newError(ErrSubject, nil)
+		return NewError(ErrSubject, nil)
 	}
 	return nil
 }
 
 func checkClientID(req Request, c *claims) error {
 	if req.ClientID != "" && req.ClientID != c.iss.v {
-		return newError(ErrClientIDMismatch, nil)
+		return NewError(ErrClientIDMismatch, nil)
 	}
 	return nil
 }
@@ -124,96 +115,98 @@ func (v *Verifier) client(ctx context.Context, id string) (*Client, error) {
 	client, err := v.clients.Client(ctx, id)
 	switch {
 	case errors.Is(err, ErrUnknownClient):
-		return nil, newError(ErrUnknownClient, nil)
+		return nil, NewError(ErrUnknownClient, err)
 	case err != nil:
-		return nil, newError(ErrClientsUnavailable, err)
+		return nil, NewError(ErrClientsUnavailable, err)
 	case client == nil || client.ID != id:
-		return nil, newError(ErrUnknownClient, errors.New("client registry returned another client"))
+		return nil, NewError(ErrUnknownClient, errors.New("client registry returned another client"))
 	}
 	if err := client.validate(); err != nil {
-		return nil, newError(ErrMethod, fmt.Errorf("client registration: %w", err))
+		return nil, NewError(ErrMethod, fmt.Errorf("client registration: %w", err))
 	}
 	if client.method() == MethodClientSecretJWT && !v.cfg.AllowClientSecretJWT {
-		return nil, newError(ErrMethod, errors.New("client_secret_jwt is not enabled"))
+		return nil, NewError(ErrMethod, errors.New("client_secret_jwt is not enabled"))
 	}
 	return client, nil
 }
 
-// checkAlg applies RULES 6 (and 16) to the header's alg for client.
-func (v *Verifier) checkAlg(client *Client, alg string) error {
-	if client.SigningAlg != "" && alg != client.SigningAlg {
-		return newError(ErrAlgorithm, errors.New("not the client's token_endpoint_auth_signing_alg"))
+// lookupClient looks the client named by iss up, checks its registration
+// (check 10) and whether it may use the alg (checks 6 and 16): only its
+// registered token_endpoint_auth_signing_alg if it has one, HS256, HS384
+// or HS512 exactly for a client_secret_jwt client.
+func (s *verification) lookupClient() error {
+	client, err := s.v.client(s.ctx, s.t.claims.iss.v)
+	if err != nil {
+		return err
 	}
+	switch {
+	case client.SigningAlg != "" && s.alg.Name != client.SigningAlg:
+		return NewError(ErrAlgorithm, errors.New("not the client's token_endpoint_auth_signing_alg"))
+	case client.method() == MethodClientSecretJWT && !s.alg.Symmetric():
+		return NewError(ErrAlgorithm, errors.New("client_secret_jwt requires HS256, HS384 or HS512"))
+	case client.method() == MethodPrivateKeyJWT && s.alg.Symmetric():
+		return NewError(ErrAlgorithm, errors.New("HS256, HS384 and HS512 are for client_secret_jwt clients"))
+	}
+	s.client = client
+	return nil
+}
+
+// findKey applies checks 7, 8 and 16: it finds the kid and the key of the
+// client that must verify the signature, asking the client's KeySource
+// under ctx.
+func (s *verification) findKey(ctx context.Context) error {
+	h := &s.t.header
+	s.kid = h.kid.v
+	if h.kid.set && !h.kid.ok {
+		return NewError(ErrMalformed, errors.New("kid is not a string"))
+	}
+	client, alg := s.client, s.alg
 	if client.method() == MethodClientSecretJWT {
-		if _, ok := symmetric[alg]; !ok {
-			return newError(ErrAlgorithm, errors.New("client_secret_jwt requires HS256, HS384 or HS512"))
+		if len(client.Secret) < alg.MinSecret {
+			return NewError(ErrKeyRejected, fmt.Errorf("%s needs a secret of at least %d bytes", alg.Name, alg.MinSecret))
 		}
+		s.key = client.Secret
 		return nil
 	}
-	if !slices.Contains(v.cfg.Algorithms, alg) {
-		return newError(ErrAlgorithm, nil)
-	}
-	return nil
-}
-
-// key applies RULES 7, 8 and 16: it returns the kid and the key of client
-// that must verify the signature of t, whose alg passed checkAlg.
-func (v *Verifier) key(ctx context.Context, client *Client, alg string, h *header) (string, any, error) {
-	kid := h.kid.v
-	if h.kid.set && !h.kid.ok {
-		return "", nil, newError(ErrMalformed, errors.New("kid is not a string"))
-	}
-	if client.method() == MethodClientSecretJWT {
-		if minLen := symmetric[alg]; len(client.Secret) < minLen {
-			return "", nil, newError(ErrKeyRejected, fmt.Errorf("%s needs a secret of at least %d bytes", alg, minLen))
-		}
-		return kid, client.Secret, nil
-	}
-	key, err := client.Keys.Key(ctx, kid, alg)
+	key, err := client.Keys.Key(ctx, s.kid, alg.Name)
 	switch {
 	case errors.Is(err, ErrKeyNotFound):
-		return "", nil, newError(ErrKeyNotFound, err)
+		return NewError(ErrKeyNotFound, err)
 	case errors.Is(err, ErrKeyIDRequired):
-		return "", nil, newError(ErrKeyIDRequired, err)
+		return NewError(ErrKeyIDRequired, err)
 	case err != nil:
-		return "", nil, newError(ErrKeysUnavailable, err)
+		return NewError(ErrKeysUnavailable, err)
 	}
-	if key.Algorithm != "" && key.Algorithm != alg {
-		return "", nil, newError(ErrKeyRejected, errors.New("key alg differs from the assertion's"))
+	if key.Algorithm != "" && key.Algorithm != alg.Name {
+		return NewError(ErrKeyRejected, errors.New("key alg differs from the assertion's"))
 	}
-	if err := CheckKey(key.Public, alg, v.cfg.MinRSABits); err != nil {
-		return "", nil, newError(ErrKeyRejected, err)
+	if err := alg.FitKey(key.Public); err != nil {
+		return NewError(ErrKeyRejected, err)
 	}
-	return key.ID, key.Public, nil
-}
-
-// checkClaims applies RULES 11-14 to the claims of a verified assertion.
-func (v *Verifier) checkClaims(c *claims) error {
-	for _, check := range [...]func(*claims) error{v.checkAudience, v.checkExpiry, v.checkNotBefore, v.checkIssuedAt, v.checkJTI} {
-		if err := check(c); err != nil {
-			return err
-		}
+	if err := jose.CheckRSASize(key.Public, s.v.cfg.MinRSABits); err != nil {
+		return NewError(ErrKeyRejected, err)
 	}
+	s.kid, s.key = key.ID, key.Public
 	return nil
 }
 
-// checkAudience applies RULES 11 under the configured policy.
+// checkAudience applies check 11 under the configured policy.
 func (v *Verifier) checkAudience(c *claims) error {
 	a := &c.aud
 	switch {
 	case !a.set:
-		return newError(ErrAudience, errors.New("aud missing"))
+		return NewError(ErrAudience, errors.New("aud missing"))
 	case !a.ok:
-		return newError(ErrAudience, errors.New("aud is not a string or an array of strings"))
+		return NewError(ErrAudience, errors.New("aud is not a string or an array of strings"))
 	}
 	switch v.cfg.Audience {
 	case AudienceStrict:
 		if a.array {
-			return newError(ErrAudience, errors.New("aud must be a string"))
+			return NewError(ErrAudience, errors.New("aud must be a string"))
 		}
 	case AudienceRFC7523bis:
 		if len(a.values) != 1 {
-			return newError(ErrAudience, errors.New("aud must have exactly one value"))
+			return NewError(ErrAudience, errors.New("aud must have exactly one value"))
 		}
 	case AudienceLegacy:
 		for _, s := range a.values {
@@ -221,76 +214,74 @@ func (v *Verifier) checkAudience(c *claims) error {
 				return nil
 			}
 		}
-		return newError(ErrAudience, nil)
+		return NewError(ErrAudience, nil)
 	}
 	if a.values[0] != v.issuer {
-		return newError(ErrAudience, nil)
+		return NewError(ErrAudience, nil)
 	}
 	return nil
 }
 
-// checkExpiry applies RULES 12.
-func (v *Verifier) checkExpiry(c *claims) error {
-	now := v.cfg.Now()
+// checkExpiry applies check 12.
+func (v *Verifier) checkExpiry(c *claims, now time.Time) error {
 	switch {
 	case !c.exp.ok:
-		return newError(ErrExpiryMissing, nil)
+		return NewError(ErrExpiryMissing, nil)
 	case !now.Before(c.exp.t.Add(v.cfg.Leeway)):
-		return newError(ErrExpired, nil)
+		return NewError(ErrExpired, nil)
 	case c.exp.t.Sub(now) > v.cfg.MaxLifetime:
-		return newError(ErrLifetime, nil)
+		return NewError(ErrLifetime, nil)
 	}
 	return nil
 }
 
-// checkNotBefore applies RULES 13 to nbf.
-func (v *Verifier) checkNotBefore(c *claims) error {
+// checkNotBefore applies check 13 to nbf.
+func (v *Verifier) checkNotBefore(c *claims, now time.Time) error {
 	switch {
 	case !c.nbf.set:
 	case !c.nbf.ok:
-		return newError(ErrNotYetValid, errors.New("nbf is not a number"))
-	case c.nbf.t.After(v.cfg.Now().Add(v.cfg.Leeway)):
-		return newError(ErrNotYetValid, nil)
+		return NewError(ErrNotYetValid, errors.New("nbf is not a number"))
+	case c.nbf.t.After(now.Add(v.cfg.Leeway)):
+		return NewError(ErrNotYetValid, nil)
 	}
 	return nil
 }
 
-// checkIssuedAt applies RULES 13 to iat.
-func (v *Verifier) checkIssuedAt(c *claims) error {
-	now := v.cfg.Now()
+// checkIssuedAt applies check 13 to iat.
+func (v *Verifier) checkIssuedAt(c *claims, now time.Time) error {
 	switch {
 	case !c.iat.set:
 	case !c.iat.ok:
-		return newError(ErrIssuedAt, errors.New("iat is not a number"))
+		return NewError(ErrIssuedAt, errors.New("iat is not a number"))
 	case c.iat.t.After(now.Add(v.cfg.Leeway)):
-		return newError(ErrIssuedAt, errors.New("iat in the future"))
+		return NewError(ErrIssuedAt, errors.New("iat in the future"))
 	case now.Sub(c.iat.t) > v.cfg.MaxLifetime+v.cfg.Leeway:
-		return newError(ErrIssuedAt, errors.New("iat too old"))
+		return NewError(ErrIssuedAt, errors.New("iat too old"))
 	}
 	return nil
 }
 
-// checkJTI applies RULES 14 to the jti's presence and length.
+// checkJTI applies check 14 to the jti's presence and length.
 func (v *Verifier) checkJTI(c *claims) error {
 	switch {
 	case !c.jti.ok || c.jti.v == "":
-		return newError(ErrJTI, errors.New("jti missing"))
+		return NewError(ErrJTI, errors.New("jti missing"))
 	case len(c.jti.v) > v.cfg.MaxJTILength:
-		return newError(ErrJTI, fmt.Errorf("jti of %d bytes exceeds %d", len(c.jti.v), v.cfg.MaxJTILength))
+		return NewError(ErrJTI, fmt.Errorf("jti of %d bytes exceeds %d", len(c.jti.v), v.cfg.MaxJTILength))
 	}
 	return nil
 }
 
-// claim records the jti as used until exp plus the leeway (RULES 14).
+// claim records the jti as used until exp plus the leeway (check 14).
 func (v *Verifier) claim(ctx context.Context, c *claims) error {
 	err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, replay.ErrReplayed):
-		return newError(ErrReplayed, nil)
+		return NewError(ErrReplayed, err)
 	}
-	return newError(ErrReplayUnavailable, err)
+	return NewError(ErrReplayUnavailable, err)
 }
 
 // replayKey scopes jti to the client. The length prefix keeps the pair

@@ -1,10 +1,10 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -14,12 +14,14 @@ import (
 // and values of the wrong JSON type are recorded rather than failing the
 // decode, so that each check can report its own reason.
 type claims struct {
-	iss, sub, jti stringClaim
+	iss, sub, jti jsonString
 	aud           audience
 	exp, nbf, iat numericDate
 }
 
-type stringClaim struct {
+// jsonString is a member that must be a JSON string: set when present, ok
+// when it is a string, v its value.
+type jsonString struct {
 	set, ok bool
 	v       string
 }
@@ -35,9 +37,9 @@ type audience struct {
 }
 
 // member decodes the value raw of the member whose quoted name is key.
-// Names are compared exactly, after unescaping; a later duplicate wins, as
-// in encoding/json (RFC 7519 §4).
-func (c *claims) member(key, raw []byte) {
+// Names are compared exactly, after unescaping; walkObject refuses a
+// claims set with a name twice (check 4).
+func (c *claims) member(key, raw string) {
 	switch string(memberName(key)) {
 	case "iss":
 		c.iss.decode(raw)
@@ -56,7 +58,7 @@ func (c *claims) member(key, raw []byte) {
 	}
 }
 
-func skipSpace(b []byte, i int) int {
+func skipSpace(b string, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
@@ -64,7 +66,7 @@ func skipSpace(b []byte, i int) int {
 }
 
 // endOfString returns the index just past the JSON string starting at i.
-func endOfString(b []byte, i int) int {
+func endOfString(b string, i int) int {
 	for i++; i < len(b); i++ {
 		switch b[i] {
 		case '\\':
@@ -77,7 +79,7 @@ func endOfString(b []byte, i int) int {
 }
 
 // endOfValue returns the index just past the JSON value starting at i.
-func endOfValue(b []byte, i int) int {
+func endOfValue(b string, i int) int {
 	switch b[i] {
 	case '"':
 		return endOfString(b, i)
@@ -105,24 +107,24 @@ func endOfValue(b []byte, i int) int {
 	return i
 }
 
-func (s *stringClaim) decode(raw []byte) {
-	*s = stringClaim{set: true}
+func (s *jsonString) decode(raw string) {
+	*s = jsonString{set: true}
 	s.ok = len(raw) >= 2 && raw[0] == '"'
 	if !s.ok {
 		return
 	}
-	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		s.v = string(inner)
+	if inner := raw[1 : len(raw)-1]; strings.IndexByte(inner, '\\') < 0 && utf8.ValidString(inner) {
+		s.v = inner
 		return
 	}
-	s.ok = json.Unmarshal(raw, &s.v) == nil
+	s.ok = json.Unmarshal([]byte(raw), &s.v) == nil
 }
 
-func (a *audience) decode(raw []byte) {
+func (a *audience) decode(raw string) {
 	*a = audience{set: true}
 	switch {
 	case len(raw) > 0 && raw[0] == '"':
-		var s stringClaim
+		var s jsonString
 		if s.decode(raw); s.ok {
 			a.values, a.ok = []string{s.v}, true
 		}
@@ -131,7 +133,7 @@ func (a *audience) decode(raw []byte) {
 		// raw is a valid JSON array: walk its elements, each a string.
 		for i := skipSpace(raw, 1); raw[i] != ']'; {
 			end := endOfValue(raw, i)
-			var s stringClaim
+			var s jsonString
 			if s.decode(raw[i:end]); !s.ok {
 				a.values = nil
 				return
@@ -150,14 +152,14 @@ func (a *audience) decode(raw []byte) {
 // accepted exp.
 const maxDate = 1 << 34
 
-func (d *numericDate) decode(raw []byte) {
+func (d *numericDate) decode(raw string) {
 	*d = numericDate{set: true}
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return
 	}
 	// raw is a JSON number, which ParseFloat accepts; out of float64's range
 	// it is refused, as encoding/json does.
-	f, err := strconv.ParseFloat(string(raw), 64)
+	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil || math.IsNaN(f) {
 		return
 	}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -9,16 +10,42 @@ import (
 	"time"
 )
 
+// referenceDuplicate reports whether the JSON object b has a member name
+// twice, as encoding/json decodes names.
+func referenceDuplicate(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		name, ok := tok.(string)
+		if err != nil || !ok {
+			return false
+		}
+		if seen[name] {
+			return true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
 // referenceClaims decodes b the slow, obvious way: a map of exact member
-// names (the last duplicate wins), then each member on its own.
+// names, refused if a name appears twice, then each member on its own.
 func referenceClaims(b []byte) (claims, bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil || m == nil {
+	if json.Unmarshal(b, &m) != nil || m == nil || referenceDuplicate(b) {
 		return claims{}, false
 	}
 	var c claims
-	str := func(raw json.RawMessage) stringClaim {
-		s := stringClaim{set: true}
+	str := func(raw json.RawMessage) jsonString {
+		s := jsonString{set: true}
 		s.ok = raw[0] == '"' && json.Unmarshal(raw, &s.v) == nil
 		if !s.ok {
 			s.v = ""
@@ -76,7 +103,7 @@ func referenceClaims(b []byte) (claims, bool) {
 }
 
 func equalClaims(a, b claims) bool {
-	sameStr := func(x, y stringClaim) bool { return x.set == y.set && x.ok == y.ok && (!x.ok || x.v == y.v) }
+	sameStr := func(x, y jsonString) bool { return x.set == y.set && x.ok == y.ok && (!x.ok || x.v == y.v) }
 	sameDate := func(x, y numericDate) bool { return x.set == y.set && x.ok == y.ok && x.t.Equal(y.t) }
 	return sameStr(a.iss, b.iss) && sameStr(a.sub, b.sub) && sameStr(a.jti, b.jti) &&
 		sameDate(a.exp, b.exp) && sameDate(a.nbf, b.nbf) && sameDate(a.iat, b.iat) &&
@@ -98,7 +125,7 @@ func FuzzClaimsDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got claims
-		gotOK := walkObject(b, got.member) == nil
+		gotOK := walkObject(string(b), got.member) == nil
 		want, wantOK := referenceClaims(b)
 		if gotOK != wantOK {
 			t.Fatalf("decoded %v, reference %v", gotOK, wantOK)
@@ -118,16 +145,23 @@ func FuzzHeaderDecode(f *testing.F) {
 		`{"alg":1,"kid":null,"typ":null,"crit":null}`,
 		`{"ALG":"RS256","alg":"ES256","alg":"EdDSA","k\u0069d":"x"}`,
 		`{"jwk":{"kty":"RSA","alg":"HS256"},"x5c":["a"]}`, `[]`, `{`, `{"kid":[1]}`,
+		`{"a":[1,{"b":-0.5e+7,"c":[[],{}]}],"d":"\u00e9\n\/","e":true,"f":false,"g":null}`,
+		`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":"` + "\x01" + `"}`, `{"a":"\x"}`, `{"a":"\u12g4"}`,
+		`{"a":tru}`, `{"a":nul}`, `{"a":1,}`, `{,}`, `{"a":1} x`, `{"a":1}}`, `{"a" 1}`, `{"a":[1 2]}`,
+		`{"a":"\ud800"}`, "{\"a\xff\":1}", ` {"a" : [ ] , "b" : { } } `, `{"a":"\u0022"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h header
-		err := walkObject(b, h.member)
+		err := walkObject(string(b), h.member)
 		var m map[string]any
 		refErr := json.Unmarshal(b, &m)
 		if refErr == nil && m == nil {
 			refErr = errors.New("null")
+		}
+		if refErr == nil && referenceDuplicate(b) {
+			refErr = errors.New("duplicate")
 		}
 		if (err == nil) != (refErr == nil) {
 			t.Fatalf("walk error %v, reference %v", err, refErr)

@@ -33,6 +33,10 @@ type Client struct {
 	// When set, assertions must use exactly this alg (which must also be
 	// allowed by the Verifier). Empty: any allowed alg.
 	SigningAlg string
+	// Host is the host server's own value for the client (its storage
+	// record, say), or nil. The Verifier never looks at it and returns it
+	// unchanged as [Result.Host].
+	Host any
 }
 
 // Clients looks up registered clients in the host server's own storage.

@@ -14,8 +14,9 @@ import (
 // Every field is optional. A nil *Hooks (or one whose fields are all nil)
 // costs nothing: no clock reading, no allocation. Each hook is called
 // synchronously on the goroutine of Verify, at most once per Verify call,
-// so it must be quick and safe for concurrent use. The infos a hook
-// receives hold no assertion, jti or key material.
+// so it must be quick and safe for concurrent use; [Verifier.Explain]
+// calls none. The infos a hook receives hold no assertion, jti or key
+// material.
 type Hooks struct {
 	// VerifyStart is called when Verify begins. The context it returns,
 	// which must derive from ctx, replaces ctx for the rest of the
@@ -120,19 +121,25 @@ type ReplayClaimInfo struct {
 	Duration time.Duration
 }
 
-// allChecks lists every check, in the order of their declaration (filled by
-// newCheck).
-var allChecks []*check
+// verifyChecks lists the sentinel of every check that Verify applies, in
+// the order of their declaration (filled by newCheck).
+var verifyChecks []*sentinel
 
-// Refusals returns one *Error, without a cause, per check of this package
-// (those of [Verifier.Verify] and, for repeated_parameter,
-// [RequestFromForm]), in a fixed order: every [Error.Reason] with its
-// [Error.Code], so that metrics can create each series before the first
-// failure.
+// Refusals returns one *Error, without a cause, per reason that
+// [Verifier.Verify] can fail with, and so that [VerifyInfo] can carry, in a
+// fixed order: every [Error.Reason] with its [Error.Code], so that metrics
+// can create each series before the first failure.
+//
+// The other sentinels are not reasons of a verification, and no hook sees
+// them: those of the HTTP edge (ErrMethodNotAllowed, ErrContentType,
+// ErrBodyTooLarge, ErrMalformedBody, ErrQueryParameter) and
+// ErrRepeatedParameter, with which package middleware, the integrations and
+// [RequestFromForm] refuse a request before any verification, and
+// ErrInternal, a host's or an integration's own failure.
 func Refusals() []*Error {
-	errs := make([]*Error, len(allChecks))
-	for i, c := range allChecks {
-		errs[i] = newError(c, nil)
+	errs := make([]*Error, len(verifyChecks))
+	for i, c := range verifyChecks {
+		errs[i] = NewError(c, nil)
 	}
 	return errs
 }
@@ -147,27 +154,25 @@ func (h *Hooks) clone() *Hooks {
 	return &c
 }
 
-// observation collects, during one observed Verify, what VerifyDone
-// reports beyond the result. A nil *observation means no hooks.
-type observation struct {
-	hooks       *Hooks
-	alg, method string
-	clientID    string
-}
-
-// verifyObserved is Verify with hooks.
+// verifyObserved is Verify with hooks: VerifyStart and VerifyDone around
+// the run of the steps, whose key and replay steps call the other hooks.
 func (v *Verifier) verifyObserved(ctx context.Context, req Request) (*Result, error) {
 	h := v.cfg.Hooks
 	if h.VerifyStart != nil {
 		ctx = h.VerifyStart(ctx)
 	}
-	o := observation{hooks: h}
+	s := &verification{v: v, ctx: ctx, req: req, hooks: h}
 	start := time.Now()
-	res, err := v.verify(ctx, req, &o)
+	res, err := v.verify(s)
 	if h.VerifyDone == nil {
 		return res, err
 	}
-	info := VerifyInfo{Outcome: OutcomeSuccess, Algorithm: o.alg, Method: o.method, ClientID: o.clientID, Start: start, Duration: time.Since(start)}
+	info := VerifyInfo{Outcome: OutcomeSuccess, Start: start, Duration: time.Since(start)}
+	if s.client != nil {
+		// The verification reached the key lookup: the client step found
+		// the client and accepted its alg.
+		info.Algorithm, info.Method, info.ClientID = s.alg.Name, s.client.method(), s.client.ID
+	}
 	if err != nil {
 		info.Err = asError(err)
 		info.Reason, info.Code = info.Err.Reason, info.Err.Code
@@ -182,41 +187,45 @@ func (v *Verifier) verifyObserved(ctx context.Context, req Request) (*Result, er
 	return res, err
 }
 
-// timedKey is v.key, reported to the key lookup hooks when o is not nil.
-func (v *Verifier) timedKey(ctx context.Context, o *observation, client *Client, alg string, h *header) (string, any, error) {
-	if o == nil {
-		return v.key(ctx, client, alg, h)
+// lookupKey is the key step: findKey, reported to the key lookup hooks of
+// an observed Verify.
+func (s *verification) lookupKey() error {
+	h := s.hooks
+	if h == nil {
+		return s.findKey(s.ctx)
 	}
-	o.alg, o.method, o.clientID = alg, client.method(), client.ID
-	if o.hooks.KeyLookupStart != nil {
-		ctx = o.hooks.KeyLookupStart(ctx)
+	ctx := s.ctx
+	if h.KeyLookupStart != nil {
+		ctx = h.KeyLookupStart(ctx)
 	}
 	start := time.Now()
-	kid, key, err := v.key(ctx, client, alg, h)
-	if o.hooks.KeyLookupDone != nil {
-		info := KeyLookupInfo{ClientID: client.ID, Algorithm: alg, Start: start, Duration: time.Since(start)}
+	err := s.findKey(ctx)
+	if h.KeyLookupDone != nil {
+		info := KeyLookupInfo{ClientID: s.client.ID, Algorithm: s.alg.Name, Start: start, Duration: time.Since(start)}
 		if err != nil {
 			info.Err = asError(err)
 		} else {
-			info.KeyID = kid
+			info.KeyID = s.kid
 		}
-		o.hooks.KeyLookupDone(ctx, info)
+		h.KeyLookupDone(ctx, info)
 	}
-	return kid, key, err
+	return err
 }
 
-// timedClaim is v.claim, reported to the replay claim hooks when o is not
-// nil.
-func (v *Verifier) timedClaim(ctx context.Context, o *observation, c *claims) error {
-	if o == nil {
-		return v.claim(ctx, c)
+// claim is the replay step: the jti's claim in the replay store, reported
+// to the replay claim hooks of an observed Verify.
+func (s *verification) claim() error {
+	h := s.hooks
+	if h == nil {
+		return s.v.claim(s.ctx, &s.t.claims)
 	}
-	if o.hooks.ReplayClaimStart != nil {
-		ctx = o.hooks.ReplayClaimStart(ctx)
+	ctx := s.ctx
+	if h.ReplayClaimStart != nil {
+		ctx = h.ReplayClaimStart(ctx)
 	}
 	start := time.Now()
-	err := v.claim(ctx, c)
-	if o.hooks.ReplayClaimDone != nil {
+	err := s.v.claim(ctx, &s.t.claims)
+	if h.ReplayClaimDone != nil {
 		info := ReplayClaimInfo{Outcome: ClaimClaimed, Start: start, Duration: time.Since(start)}
 		if err != nil {
 			info.Err = asError(err)
@@ -225,7 +234,7 @@ func (v *Verifier) timedClaim(ctx context.Context, o *observation, c *claims) er
 				info.Outcome = ClaimError
 			}
 		}
-		o.hooks.ReplayClaimDone(ctx, info)
+		h.ReplayClaimDone(ctx, info)
 	}
 	return err
 }
@@ -236,5 +245,5 @@ func asError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Reason: "internal", Code: CodeServerError, Description: "internal error", Err: err} // not reached
+	return NewError(ErrInternal, err) // not reached
 }

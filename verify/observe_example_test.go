@@ -26,7 +26,7 @@ func ExampleHooks() {
 		},
 	}
 	v, _ := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store,
-		&verify.Config{Hooks: hooks})
+		verify.Config{Hooks: hooks})
 
 	claims := testkeys.Claims("c1", "https://as.example.com", time.Now())
 	req := verify.Request{

@@ -144,16 +144,24 @@ func TestHooksRules(t *testing.T) {
 	if diff := cmp.Diff(sent, observed); diff != "" {
 		t.Errorf("VerifyDone events by reason differ from requests sent (-sent +observed):\n%s", diff)
 	}
-	var missing []string
+	// Refusals are exactly the reasons Verify fails with.
+	var missing, unlisted []string
+	listed := map[string]bool{}
 	for _, e := range verify.Refusals() {
-		// repeated_parameter comes from RequestFromForm, before Verify.
-		if sent[e.Reason] == 0 && !errors.Is(e, verify.ErrRepeatedParameter) {
+		listed[e.Reason] = true
+		if sent[e.Reason] == 0 {
 			missing = append(missing, e.Reason)
 		}
 	}
+	for reason := range sent {
+		if reason != "" && !listed[reason] {
+			unlisted = append(unlisted, reason)
+		}
+	}
 	sort.Strings(missing)
-	if len(missing) > 0 {
-		t.Errorf("reasons the rule table never sends: %v", missing)
+	sort.Strings(unlisted)
+	if len(missing) > 0 || len(unlisted) > 0 {
+		t.Errorf("reasons the rule table never sends: %v; reasons Verify failed with that Refusals lacks: %v", missing, unlisted)
 	}
 }
 
@@ -232,7 +240,8 @@ func checkEvents(t *testing.T, name string, rec *hookRecorder, res *verify.Resul
 	}
 }
 
-// TestRefusals checks that Refusals lists every sentinel, each once.
+// TestRefusals checks that Refusals lists every reason of a verification,
+// each once, and none of the reasons found before any verification.
 func TestRefusals(t *testing.T) {
 	seen := map[string]bool{}
 	for _, e := range verify.Refusals() {
@@ -257,6 +266,40 @@ func TestRefusals(t *testing.T) {
 		if !found || e.Error() != s.Error() {
 			t.Errorf("Refusals lacks %v", s)
 		}
+	}
+	// The HTTP edge, RequestFromForm and a host refuse these; Verify never
+	// returns them, so no hook sees them.
+	for _, s := range []error{verify.ErrMethodNotAllowed, verify.ErrContentType, verify.ErrBodyTooLarge,
+		verify.ErrMalformedBody, verify.ErrQueryParameter, verify.ErrRepeatedParameter, verify.ErrInternal} {
+		for _, r := range verify.Refusals() {
+			if errors.Is(r, s) {
+				t.Errorf("Refusals lists %s, which Verify never returns", r.Reason)
+			}
+		}
+	}
+}
+
+// TestExplainCallsNoHook checks that Explain, which shares Verify's steps,
+// reports nothing to the hooks: they describe verifications.
+func TestExplainCallsNoHook(t *testing.T) {
+	rec := &hookRecorder{t: t}
+	v := newVerifier(t, &verify.Config{Hooks: rec.hooks()}, nil)
+	for _, a := range []string{
+		mint(testkeys.RSA2048, "RS256", r1, "rsa", nil),
+		mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "nope"}, "rsa", nil),
+	} {
+		steps := v.Explain(context.Background(), req(a))
+		if steps[len(steps)-2].Check != "jti" || steps[len(steps)-2].Skipped {
+			t.Fatalf("Explain did not reach the jti step: %+v", steps)
+		}
+	}
+	if rec.verifyStarts+rec.keyStarts+rec.claimStarts+len(rec.verifies)+len(rec.keys)+len(rec.claims) != 0 {
+		t.Errorf("Explain called hooks: %d/%d verify, %d/%d key lookup, %d/%d claim starts/dones",
+			rec.verifyStarts, len(rec.verifies), rec.keyStarts, len(rec.keys), rec.claimStarts, len(rec.claims))
+	}
+	// The same Verifier's Verify does report.
+	if _, err := v.Verify(context.Background(), req(mint(testkeys.RSA2048, "RS256", r1, "rsa", nil))); err != nil || len(rec.verifies) != 1 || len(rec.keys) != 1 || len(rec.claims) != 1 {
+		t.Errorf("Verify: %v, with %d VerifyDone, %d KeyLookupDone, %d ReplayClaimDone; want one each", err, len(rec.verifies), len(rec.keys), len(rec.claims))
 	}
 }
 

@@ -36,7 +36,9 @@ var commands = []command{
 	{"serve", "run the reference authorization server", runServe},
 	{"mint", "print a signed client assertion", runMint},
 	{"verify", "explain why a client assertion is accepted or rejected", runVerify},
+	{"probe", "audit a token endpoint's private_key_jwt checks from the outside", runProbe},
 	{"keygen", "generate a client key pair and its JWK Set", runKeygen},
+	{"token", "get an access token with private_key_jwt (client_credentials)", runToken},
 }
 
 // exitError carries an exit status; errors of other types mean

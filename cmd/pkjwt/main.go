@@ -9,12 +9,21 @@
 //	                              print a signed client assertion
 //	pkjwt verify -issuer URL -jwks URL|FILE ASSERTION|-
 //	                              explain why an assertion is accepted or rejected
+//	pkjwt probe -issuer URL -client-id ID -key FILE
+//	                              audit a token endpoint's private_key_jwt checks
 //	pkjwt keygen -type TYPE -out-private FILE [-out-jwks FILE|-]
 //	                              generate a client key pair
+//	pkjwt token -issuer URL -client-id ID -key FILE
+//	                              get an access token with private_key_jwt
 //
 // Each subcommand documents its flags with -h. The exit status is 0 on
 // success, 1 on failure (such as a failed check) and 2 for a usage or
 // configuration error.
+//
+// Numbers in flags and in serve's configuration file follow pkjwt's
+// configuration rule (see package verify): an absent setting means the
+// default, a number is taken literally (a leeway of 0 is none), and a
+// negative number is an error.
 package main
 
 import (

@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/pkjwt/pkjwt/sign"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -91,26 +91,12 @@ func runMint(_ context.Context, std stdio, args []string) error {
 	if isSet(fs, "kid") {
 		key.kid = *kid
 	} else if !key.jwk {
-		if key.kid, err = thumbprint(key.signer.Public()); err != nil {
+		if key.kid, err = sign.Thumbprint(key.signer.Public()); err != nil {
 			return err
 		}
 	}
 	if *alg != "" {
 		key.alg = *alg
-	}
-	if key.alg == "" {
-		if key.alg, err = defaultAlg(key.signer.Public()); err != nil {
-			return err
-		}
-	}
-	if !slices.Contains(verify.DefaultAlgorithms(), key.alg) {
-		return usageErrorf("-alg %q: want one of %s", key.alg, strings.Join(verify.DefaultAlgorithms(), ", "))
-	}
-	if err := verify.CheckKey(key.signer.Public(), key.alg, 0); err != nil {
-		return usageErrorf("alg %s does not fit the key: %v", key.alg, err)
-	}
-	if k, ok := key.signer.Public().(*rsa.PublicKey); ok && k.N.BitLen() < verify.DefaultMinRSABits {
-		fmt.Fprintf(std.err, "pkjwt mint: warning: a %d-bit RSA key; verifiers require at least %d bits\n", k.N.BitLen(), verify.DefaultMinRSABits)
 	}
 	if *jti == "" {
 		*jti = randomString(16)
@@ -130,6 +116,9 @@ func runMint(_ context.Context, std stdio, args []string) error {
 		claims["aud"] = []string(aud)
 	}
 	tok, err := signAssertion(key, *typ, claims)
+	if errors.Is(err, sign.ErrUnsuitableKey) {
+		return usageErrorf("-key or -alg: %v", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -137,22 +126,28 @@ func runMint(_ context.Context, std stdio, args []string) error {
 	return err
 }
 
-// signAssertion signs claims with key under key.alg, with key.kid (if any)
-// and typ (if any) in the header.
+// signAssertion signs claims (whose iss and aud must be set) with key
+// through sign.Signer, under key.alg (empty: the key's default alg), with
+// key.kid (if any) and typ (if any) in the header. It returns an error
+// wrapping sign.ErrUnsuitableKey when the alg does not fit the key (RSA
+// under 2048 bits included).
 func signAssertion(key signingKey, typ string, claims jwt.MapClaims) (string, error) {
-	m := jwt.GetSigningMethod(key.alg)
-	if m == nil {
-		return "", fmt.Errorf("unknown alg %q", key.alg)
+	cfg := &sign.Config{Algorithm: key.alg, Type: typ, OmitType: typ == ""}
+	if key.kid == "" {
+		cfg.OmitKeyID = true
+	} else {
+		cfg.KeyID = key.kid
 	}
-	t := jwt.NewWithClaims(m, claims)
-	delete(t.Header, "typ")
-	if typ != "" {
-		t.Header["typ"] = typ
+	iss, _ := claims["iss"].(string)
+	aud, _ := claims["aud"].(string)
+	if auds, ok := claims["aud"].([]string); ok && len(auds) > 0 {
+		aud = auds[0]
 	}
-	if key.kid != "" {
-		t.Header["kid"] = key.kid
+	s, err := sign.NewSigner(iss, key.signer, aud, cfg)
+	if err != nil {
+		return "", err
 	}
-	return t.SignedString(key.signer)
+	return s.Sign(context.Background(), claims)
 }
 
 // randomString returns n random bytes, base64url-encoded.

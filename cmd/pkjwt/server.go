@@ -167,7 +167,7 @@ func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger, o
 			SigningAlg: c.TokenEndpointAuthSigningAlg,
 		}
 	}
-	vcfg := &verify.Config{
+	vcfg := verify.Config{
 		Audience:    cfg.audience,
 		Leeway:      cfg.leeway,
 		MaxLifetime: cfg.maxLifetime,

@@ -51,8 +51,8 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 	var endpoints stringsFlag
 	fs.Var(&endpoints, "endpoint", "with -audience-policy legacy, a further accepted aud (repeatable; default: the issuer + /token)")
 	alg := fs.String("alg", "", "the client's registered token_endpoint_auth_signing_alg, if any")
-	leeway := fs.Duration("leeway", verify.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
-	maxLifetime := fs.Duration("max-lifetime", verify.DefaultMaxLifetime, "longest accepted exp - now")
+	leeway := fs.Duration("leeway", defaultLeewaySeconds*time.Second, "clock skew tolerated on exp, nbf and iat")
+	maxLifetime := fs.Duration("max-lifetime", defaultMaxLifetimeSeconds*time.Second, "longest accepted exp - now")
 	insecure := fs.Bool("insecure", false, "allow an http or loopback -jwks URL (development only)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -73,6 +73,8 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 		return usageErrorf("-issuer and -jwks are required (or -config)")
 	case *maxLifetime <= 0:
 		return usageErrorf("-max-lifetime must be positive")
+	case *leeway < 0:
+		return usageErrorf("-leeway must not be negative (0 means none)")
 	}
 
 	req, err := readRequest(std.in, rest[0], *clientID)
@@ -139,7 +141,7 @@ func flagVerifier(req verify.Request, store replay.Store, logger *slog.Logger, f
 	if err := validateIssuer(f.issuer); err != nil {
 		return nil, nil, usageErrorf("-issuer: %v", err)
 	}
-	cfg := &verify.Config{Audience: p, Leeway: f.leeway, MaxLifetime: f.maxLifetime}
+	cfg := verify.Config{Audience: p, Leeway: f.leeway, MaxLifetime: f.maxLifetime}
 	if f.leeway == 0 {
 		cfg.Leeway = -1 // none, where 0 means the default
 	}
@@ -222,7 +224,7 @@ func readRequest(stdin io.Reader, arg, clientID string) (verify.Request, error) 
 		if err != nil {
 			return verify.Request{}, fmt.Errorf("form body: %v", err)
 		}
-		req, err := verify.RequestFromForm(form)
+		req, err := verify.RequestFromForm(form, nil)
 		if err != nil {
 			return verify.Request{}, err
 		}

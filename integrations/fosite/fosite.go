@@ -85,7 +85,11 @@ func New(issuer string, clients fosite.ClientManager, store replay.Store, cfg *C
 		return nil, fmt.Errorf("pkjwtfosite: %w", err)
 	}
 	cl := &clientStore{manager: clients, registry: registry, inline: jwksfetch.NewInlineCache(c.Inline), isNotFound: c.IsNotFound}
-	v, err := verify.New(issuer, cl, store, c.Verify)
+	var vc verify.Config // verify.New takes its Config by value
+	if c.Verify != nil {
+		vc = *c.Verify
+	}
+	v, err := verify.New(issuer, cl, store, vc)
 	if err != nil {
 		registry.Close()
 		return nil, fmt.Errorf("pkjwtfosite: %w", err)

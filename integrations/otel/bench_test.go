@@ -54,7 +54,7 @@ func BenchmarkVerify(b *testing.B) {
 						b.Fatal(err)
 					}
 					v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store,
-						&verify.Config{Hooks: hooks, Now: func() time.Time { return now }})
+						verify.Config{Hooks: hooks, Now: func() time.Time { return now }})
 					if err != nil {
 						b.Fatal(err)
 					}

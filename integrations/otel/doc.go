@@ -62,5 +62,5 @@
 //	reg, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{
 //		Remote: jwksfetch.RemoteConfig{Hooks: in.JWKSHooks()},
 //	})
-//	v, err := verify.New(issuer, clients, store, &verify.Config{Hooks: in.VerifyHooks()})
+//	v, err := verify.New(issuer, clients, store, verify.Config{Hooks: in.VerifyHooks()})
 package pkjwtotel

@@ -36,7 +36,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer in.Close()
-	verifier, err := verify.New(issuer, clients, store, &verify.Config{Hooks: in.VerifyHooks()})
+	verifier, err := verify.New(issuer, clients, store, verify.Config{Hooks: in.VerifyHooks()})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func Example() {
 	}
 	// Unordered output:
 	// error: <nil>
-	// error: verify: client assertion was already used
+	// error: verify: client assertion was already used: replay: key already claimed
 	// success "": 1
 	// failure "replayed": 1
 	// span pkjwt.key_lookup Unset

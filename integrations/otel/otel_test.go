@@ -62,7 +62,7 @@ func (f *fixture) verifier(t *testing.T, store replay.Store) *verify.Verifier {
 		t.Fatal(err)
 	}
 	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store,
-		&verify.Config{Hooks: f.in.VerifyHooks(), Now: func() time.Time { return f.now }})
+		verify.Config{Hooks: f.in.VerifyHooks(), Now: func() time.Time { return f.now }})
 	if err != nil {
 		t.Fatal(err)
 	}

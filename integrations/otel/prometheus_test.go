@@ -63,7 +63,7 @@ func TestPrometheusNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, &verify.Config{Hooks: in.VerifyHooks()})
+	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, verify.Config{Hooks: in.VerifyHooks()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,11 @@ func New(issuer string, storage op.Storage, store replay.Store, cfg *Config) (*A
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	v, err := verify.New(issuer, &clientStore{storage: storage, keys: c.Keys, inline: jwksfetch.NewInlineCache(jwksfetch.InlineConfig{})}, store, c.Verify)
+	var vc verify.Config // verify.New takes its Config by value
+	if c.Verify != nil {
+		vc = *c.Verify
+	}
+	v, err := verify.New(issuer, &clientStore{storage: storage, keys: c.Keys, inline: jwksfetch.NewInlineCache(jwksfetch.InlineConfig{})}, store, vc)
 	if err != nil {
 		return nil, fmt.Errorf("pkjwtzitadel: %w", err)
 	}
