@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -184,5 +185,41 @@ func TestFetchErrorType(t *testing.T) {
 				t.Errorf("ErrorType() = %q, want %q (error %v)", got, tc.want, fetches[0].Err)
 			}
 		})
+	}
+}
+
+// TestRegistryHooks: the Remotes of a Registry report to the hooks of its
+// RemoteConfig, and each one the registry closes (evicted as least
+// recently used, or at Close) reports Closed once, so that its gauges go.
+func TestRegistryHooks(t *testing.T) {
+	srv := newJWKSServer(t, jwks(pubJWK(testkeys.P256, "k1")))
+	var log hookLog
+	reg := newTestRegistry(t, RegistryConfig{MaxSources: 2, Remote: RemoteConfig{Hooks: log.hooks()}})
+	uri := func(i int) string { return srv.URL + "/c" + strconv.Itoa(i) }
+	for i := range 3 {
+		if _, err := mustSource(t, reg, uri(i)).Key(caller, "k1", "ES256"); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	lookups, fetches := log.take()
+	if len(lookups) != 3 || len(fetches) != 3 {
+		t.Fatalf("%d lookups, %d fetches reported, want 3 each", len(lookups), len(fetches))
+	}
+	for i, l := range lookups {
+		if l.URI != uri(i) || l.Err != nil {
+			t.Errorf("lookup %d: %+v, want %s without error", i, l, uri(i))
+		}
+	}
+	log.mu.Lock()
+	evicted := append([]string(nil), log.closed...)
+	log.mu.Unlock()
+	if diff := cmp.Diff([]string{uri(0)}, evicted); diff != "" {
+		t.Errorf("Closed after the eviction (-want +got):\n%s", diff)
+	}
+	reg.Close()
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if diff := cmp.Diff([]string{uri(0), uri(1), uri(2)}, log.closed, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("Closed after Close (-want +got):\n%s", diff)
 	}
 }
