@@ -161,6 +161,13 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", series, got, v)
 		}
 	}
+	// The middleware's own refusal (GET) is in the access log, below, not
+	// in the verification metrics: no hook sees it.
+	for series := range m.series {
+		if strings.Contains(series, "method_not_allowed") {
+			t.Errorf("series %s: the middleware's refusals are not verifications", series)
+		}
+	}
 	for _, md := range telemetry.All {
 		if md.Name == telemetry.JWKSRefreshSuppressed.Name || md.Name == telemetry.JWKSFetchErrors.Name {
 			continue // no series yet; checked below
@@ -173,7 +180,7 @@ func TestServeMetrics(t *testing.T) {
 	// The access log names the client and each refusal's reason, and never
 	// an assertion.
 	logs := p.stderr.String()
-	for _, s := range []string{"status=200", "client_id=c1", "reason=replayed code=invalid_client", "reason=aud", "reason=expired", "reason=method", "path=/token"} {
+	for _, s := range []string{"status=200", "client_id=c1", "reason=replayed code=invalid_client", "reason=aud", "reason=expired", "reason=method_not_allowed code=invalid_request", "status=405", "path=/token"} {
 		if !strings.Contains(logs, "pkjwt serve: access") || !strings.Contains(logs, s) {
 			t.Errorf("access log lacks %q:\n%s", s, logs)
 		}
