@@ -169,8 +169,8 @@ func (v *Verifier) verifyObserved(ctx context.Context, req Request) (*Result, er
 	}
 	info := VerifyInfo{Outcome: OutcomeSuccess, Start: start, Duration: time.Since(start)}
 	if s.client != nil {
-		// The verification reached the key lookup: the client step found
-		// the client and accepted its alg.
+		// The verification reached the key lookup (always, on success):
+		// the client step found the client and accepted its alg.
 		info.Algorithm, info.Method, info.ClientID = s.alg.Name, s.client.method(), s.client.ID
 	}
 	if err != nil {
@@ -180,8 +180,6 @@ func (v *Verifier) verifyObserved(ctx context.Context, req Request) (*Result, er
 		if info.Err.Infrastructure() {
 			info.Outcome = OutcomeError
 		}
-	} else {
-		info.Algorithm, info.Method, info.ClientID = res.Algorithm, res.Method, res.ClientID
 	}
 	h.VerifyDone(ctx, info)
 	return res, err
