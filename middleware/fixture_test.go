@@ -204,8 +204,8 @@ func failure(status int, code, description string) errorResponse {
 // failingStore is a replay store that cannot answer.
 type failingStore struct{}
 
-func (failingStore) Claim(context.Context, string, time.Time) error {
-	return errors.New("redis: dial tcp 10.1.2.3:6379: connection refused")
+func (failingStore) Claim(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("redis: dial tcp 10.1.2.3:6379: connection refused")
 }
 
 // failingClients is a client registry that cannot answer.

@@ -18,13 +18,14 @@
 //
 // # Happy path
 //
-//	store, err := replay.NewMemory(replay.MemoryConfig{})
+//	store, err := replay.NewMemory(replay.MemoryConfig{StatePath: "/var/lib/myas/replay.state"})
 //	if err != nil {
 //		return err
 //	}
-//	defer store.Close()
+//	defer store.Close() // saves the live claims to the state file
 //
-//	switch err := store.Claim(ctx, key, exp.Add(leeway)); {
+//	switch epoch, err := store.Claim(ctx, key, exp.Add(leeway)); {
+//	case err == nil && issuedBefore(epoch): // the store may have forgotten it: refuse
 //	case err == nil: // first use: accept
 //	case errors.Is(err, replay.ErrReplayed): // used before: invalid_client
 //	default: // the store could not decide: fail closed (server error)
@@ -33,14 +34,38 @@
 // In practice the verifier makes that call; you create the store, hand it
 // over and Close it on shutdown.
 //
+// # When a store forgets: the epoch
+//
+// A store that loses claims (the process restarts, Redis restarts without
+// its data, is flushed, evicts keys or fails over to a replica that missed
+// writes) would silently accept again every assertion it forgot, until its
+// exp. So every Claim also returns the store's epoch: the time from which
+// its memory of claims is complete (zero: since forever). When a store may
+// have lost claims it moves its epoch forward, to no earlier than the last
+// moment a lost claim could have been made. The verifier then refuses, with
+// invalid_client and the reason replay_epoch (verify.ErrReplayEpoch), every
+// assertion that may have been issued before the epoch: one whose iat is
+// earlier than the epoch plus the leeway (a client clock running ahead
+// makes iat later than the true issue time), and one without iat whose exp
+// is earlier than the epoch plus MaxLifetime (nothing else bounds when it
+// was made). The jti is claimed all the same.
+//
+// The price is paid only by assertions that could have been used before
+// the loss: for one leeway after it, assertions with iat; for MaxLifetime
+// after it, those without. Clients that mint an assertion per request with
+// iat never notice, past the leeway. A first start is not a loss: [Memory]
+// with a state file tells a crash from a first start; see [Memory] and
+// package replay/redisstore for what each detects and when.
+//
 // # Configuration
 //
 // NewMemory and redisstore.New follow pkjwt's configuration rule (see
 // package verify): the policy is a value MemoryConfig or redisstore.Config
 // whose zero value is the default, copied and validated. A negative count
 // is an error; a negative MemoryConfig.CleanupInterval turns the cleanup
-// goroutine off, and a negative redisstore.Config.Timeout leaves only the
-// caller's ctx as a bound.
+// goroutine off, a negative redisstore.Config.Timeout leaves only the
+// caller's ctx as a bound, and a negative redisstore.Config.CheckInterval
+// turns its periodic checks off.
 //
 // # Writing a store
 //
@@ -67,6 +92,15 @@
 //   - Keys are opaque byte strings compared exactly: any byte may appear,
 //     including NUL and invalid UTF-8, and lengths up to at least 4 KiB.
 //     Store them as bytes, or as a cryptographic hash of the bytes.
+//   - Epoch: the returned epoch is never in the future and, while the
+//     store loses nothing, never moves backward. Whenever the store may
+//     have lost claims it moves the epoch to no earlier than the last
+//     moment a lost claim could have been made, before it answers any
+//     claim with nil that the loss could have affected. A store that cannot
+//     tell (an empty backend at first use may have lost everything) should
+//     guard: its epoch is the moment it found out. Return a zero epoch only
+//     for a store that cannot lose claims; replaytest.RunLoss checks the
+//     rule against a backend the test makes forget.
 //   - Safe for concurrent use.
 //
 // In SQL, a primary key gives atomicity:
@@ -84,5 +118,7 @@
 // Two concurrent claims may both delete, but only one insert succeeds. If
 // $2 is already past, skip the insert and report ErrReplayed when a row with
 // until >= now() exists. The database clock and the servers' clocks must agree
-// (NTP), since until is an absolute time.
+// (NTP), since until is an absolute time. A durable table loses nothing on a
+// restart: return the epoch kept in a one-row table, which whoever restores
+// an old backup or truncates the table moves to that moment.
 package replay

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pkjwt/pkjwt/replay"
@@ -23,9 +25,10 @@ func ExampleNewMemory() {
 	key := "8:client-1jti-0a1b2c"
 	until := time.Now().Add(5 * time.Minute)
 
-	fmt.Println("first use:", store.Claim(ctx, key, until))
+	_, err = store.Claim(ctx, key, until)
+	fmt.Println("first use:", err)
 
-	err = store.Claim(ctx, key, until)
+	_, err = store.Claim(ctx, key, until)
 	fmt.Println("second use replayed:", errors.Is(err, replay.ErrReplayed))
 
 	// Output:
@@ -44,14 +47,48 @@ func ExampleMemoryConfig() {
 	}
 	defer store.Close()
 
-	err = store.Claim(context.Background(), "8:client-1jti-0a1b2c", time.Now().Add(time.Minute))
+	_, err = store.Claim(context.Background(), "8:client-1jti-0a1b2c", time.Now().Add(time.Minute))
 	fmt.Println(err)
 
 	store.Close()
-	err = store.Claim(context.Background(), "8:client-1jti-3d4e5f", time.Now().Add(time.Minute))
+	_, err = store.Claim(context.Background(), "8:client-1jti-3d4e5f", time.Now().Add(time.Minute))
 	fmt.Println(errors.Is(err, replay.ErrClosed))
 
 	// Output:
 	// <nil>
 	// true
+}
+
+// A store with a state file keeps its claims across a graceful restart.
+func ExampleMemoryConfig_statePath() {
+	dir, err := os.MkdirTemp("", "replay-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := replay.MemoryConfig{StatePath: filepath.Join(dir, "replay.state")}
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+
+	store, err := replay.NewMemory(cfg) // first start: no file yet
+	if err != nil {
+		log.Fatal(err)
+	}
+	epoch, err := store.Claim(ctx, "8:client-1jti-0a1b2c", until)
+	fmt.Println("first use:", err, "epoch zero:", epoch.IsZero())
+	if err := store.Close(); err != nil { // saves the live claims
+		log.Fatal(err)
+	}
+
+	store, err = replay.NewMemory(cfg) // the restarted process
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	_, err = store.Claim(ctx, "8:client-1jti-0a1b2c", until)
+	fmt.Println("after a restart, replayed:", errors.Is(err, replay.ErrReplayed))
+
+	// Output:
+	// first use: <nil> epoch zero: true
+	// after a restart, replayed: true
 }

@@ -63,29 +63,29 @@ func TestMemoryFull(t *testing.T) {
 		key   string
 		until time.Time
 	}{{"a", short}, {"b", short}, {"c", long}} {
-		if err := m.Claim(ctx, c.key, c.until); err != nil {
+		if _, err := m.Claim(ctx, c.key, c.until); err != nil {
 			t.Fatalf("Claim(%q) = %v, want nil", c.key, err)
 		}
 	}
-	if err := m.Claim(ctx, "d", long); !errors.Is(err, replay.ErrFull) {
+	if _, err := m.Claim(ctx, "d", long); !errors.Is(err, replay.ErrFull) {
 		t.Fatalf("Claim(d) on a full store = %v, want replay.ErrFull", err)
 	}
 	// A full store still reports replays as replays.
-	if err := m.Claim(ctx, "c", long); !errors.Is(err, replay.ErrReplayed) {
+	if _, err := m.Claim(ctx, "c", long); !errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("Claim(c) on a full store = %v, want replay.ErrReplayed", err)
 	}
 
 	// Once a and b expire, their places are free again; c's is not.
 	time.Sleep(time.Until(short) + 150*time.Millisecond) // past the full-sweep backoff too
 	for _, k := range []string{"d", "e"} {
-		if err := m.Claim(ctx, k, long); err != nil {
+		if _, err := m.Claim(ctx, k, long); err != nil {
 			t.Fatalf("Claim(%q) after expiry = %v, want nil", k, err)
 		}
 	}
-	if err := m.Claim(ctx, "f", long); !errors.Is(err, replay.ErrFull) {
+	if _, err := m.Claim(ctx, "f", long); !errors.Is(err, replay.ErrFull) {
 		t.Fatalf("Claim(f) = %v, want replay.ErrFull", err)
 	}
-	if err := m.Claim(ctx, "c", long); !errors.Is(err, replay.ErrReplayed) {
+	if _, err := m.Claim(ctx, "c", long); !errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("Claim(c) = %v, want replay.ErrReplayed: a full store must never evict an unexpired claim", err)
 	}
 }
@@ -97,7 +97,7 @@ func TestMemoryFullShardsShareMaxEntries(t *testing.T) {
 	until := time.Now().Add(time.Hour)
 	accepted := 0
 	for i := range 10 * maxEntries {
-		switch err := m.Claim(context.Background(), "k"+strconv.Itoa(i), until); {
+		switch _, err := m.Claim(context.Background(), "k"+strconv.Itoa(i), until); {
 		case err == nil:
 			accepted++
 		case !errors.Is(err, replay.ErrFull):
@@ -142,7 +142,7 @@ func TestMemoryClose(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := m.Claim(context.Background(), "k", time.Now().Add(time.Minute)); !errors.Is(err, replay.ErrClosed) {
+	if _, err := m.Claim(context.Background(), "k", time.Now().Add(time.Minute)); !errors.Is(err, replay.ErrClosed) {
 		t.Fatalf("Claim after Close = %v, want replay.ErrClosed", err)
 	}
 }
@@ -173,7 +173,7 @@ func TestMemoryConcurrentClose(t *testing.T) {
 //     store stays the same size, as it does in service; this isolates the
 //     claim path and its locking.
 func BenchmarkMemoryClaim(b *testing.B) {
-	type claimFunc func(ctx context.Context, key string, until time.Time) error
+	type claimFunc func(ctx context.Context, key string, until time.Time) (time.Time, error)
 	stores := []struct {
 		name string
 		open func(b *testing.B) claimFunc
@@ -182,15 +182,15 @@ func BenchmarkMemoryClaim(b *testing.B) {
 		{"shards=32", func(b *testing.B) claimFunc { return openMemory(b, 32) }},
 		{"go-cache", func(b *testing.B) claimFunc {
 			c := cache.New(cache.NoExpiration, 0)
-			return func(_ context.Context, key string, until time.Time) error {
+			return func(_ context.Context, key string, until time.Time) (time.Time, error) {
 				// go-cache keeps an item with a lifetime <= 0 for ever.
-				return c.Add(key, struct{}{}, max(time.Until(until), time.Nanosecond))
+				return time.Time{}, c.Add(key, struct{}{}, max(time.Until(until), time.Nanosecond))
 			}
 		}},
 	}
 	for _, mode := range []struct {
 		name string
-		run  func(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error)
+		run  func(b *testing.B, claim func(ctx context.Context, key string, until time.Time) (time.Time, error))
 	}{
 		{"fill", benchFill},
 		{"steady", benchSteady},
@@ -201,7 +201,7 @@ func BenchmarkMemoryClaim(b *testing.B) {
 	}
 }
 
-func openMemory(b *testing.B, shards int) func(ctx context.Context, key string, until time.Time) error {
+func openMemory(b *testing.B, shards int) func(ctx context.Context, key string, until time.Time) (time.Time, error) {
 	m, err := replay.NewMemory(replay.MemoryConfig{MaxEntries: 1 << 30, Shards: shards, CleanupInterval: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -219,7 +219,7 @@ func benchKeyPrefix() string {
 	return "8:client-" + strconv.FormatInt(g%10, 10) + ":jti-" + strconv.FormatInt(g, 36) + "-"
 }
 
-func benchFill(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error) {
+func benchFill(b *testing.B, claim func(ctx context.Context, key string, until time.Time) (time.Time, error)) {
 	ctx := context.Background()
 	until := time.Now().Add(time.Hour)
 	b.ReportAllocs()
@@ -229,7 +229,7 @@ func benchFill(b *testing.B, claim func(ctx context.Context, key string, until t
 		buf := make([]byte, 0, 64)
 		for i := 0; pb.Next(); i++ {
 			buf = strconv.AppendInt(append(buf[:0], prefix...), int64(i), 36)
-			if err := claim(ctx, string(buf), until); err != nil {
+			if _, err := claim(ctx, string(buf), until); err != nil {
 				b.Error(err)
 				return
 			}
@@ -237,7 +237,7 @@ func benchFill(b *testing.B, claim func(ctx context.Context, key string, until t
 	})
 }
 
-func benchSteady(b *testing.B, claim func(ctx context.Context, key string, until time.Time) error) {
+func benchSteady(b *testing.B, claim func(ctx context.Context, key string, until time.Time) (time.Time, error)) {
 	const nkeys = 1 << 16 // a key recurs after 65,536 claims: far more than 200µs
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -253,7 +253,7 @@ func benchSteady(b *testing.B, claim func(ctx context.Context, key string, until
 			if i%64 == 0 {
 				until = time.Now().Add(200 * time.Microsecond)
 			}
-			if err := claim(ctx, keys[i%nkeys], until); err != nil {
+			if _, err := claim(ctx, keys[i%nkeys], until); err != nil {
 				b.Error(err)
 				return
 			}

@@ -13,15 +13,23 @@ import (
 // safe for concurrent use. See the package documentation for the contract a
 // custom backend must meet; package replay/replaytest checks it.
 type Store interface {
-	// Claim atomically records key as used until the time until.
+	// Claim atomically records key as used until the time until, and
+	// returns the store's epoch as observed by this claim: the time from
+	// which the store's memory of claims is complete. A zero epoch means
+	// complete since forever. A store that may have lost claims (a restart
+	// without its data, a flush, an eviction, a failover) moves its epoch
+	// forward to no earlier than the last moment a lost claim could have
+	// been made; the caller then refuses whatever may have been claimed
+	// before the epoch.
 	//
-	// It returns nil when key was not claimed before (or its earlier claim
-	// has expired); exactly one of any number of concurrent Claim calls for
-	// the same key returns nil. It returns an error wrapping ErrReplayed when
-	// key is still claimed, and any other error when it could not decide
-	// (backend unreachable, ctx done, store full). Callers MUST treat every
-	// non-nil error as a rejection.
-	Claim(ctx context.Context, key string, until time.Time) error
+	// It returns a nil error when key was not claimed before (or its
+	// earlier claim has expired); exactly one of any number of concurrent
+	// Claim calls for the same key returns nil. It returns an error wrapping
+	// ErrReplayed when key is still claimed, and any other error when it
+	// could not decide (backend unreachable, ctx done, store full). Callers
+	// MUST treat every non-nil error as a rejection; the epoch is meaningful
+	// only with a nil error.
+	Claim(ctx context.Context, key string, until time.Time) (epoch time.Time, err error)
 }
 
 // ErrReplayed is returned (wrapped) by [Store.Claim] when the key is still

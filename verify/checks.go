@@ -272,16 +272,36 @@ func (v *Verifier) checkJTI(c *claims) error {
 	return nil
 }
 
-// claim records the jti as used until exp plus the leeway (check 14).
+// claim records the jti as used until exp plus the leeway (check 14), then
+// refuses an assertion the store may have forgotten: one that may have been
+// issued, and so used, before the store's epoch.
 func (v *Verifier) claim(ctx context.Context, c *claims) error {
-	err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
+	epoch, err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
 	switch {
 	case err == nil:
-		return nil
+		return v.checkEpoch(c, epoch)
 	case errors.Is(err, replay.ErrReplayed):
 		return NewError(ErrReplayed, err)
 	}
 	return NewError(ErrReplayUnavailable, err)
+}
+
+// checkEpoch refuses an assertion that may have been issued before epoch:
+// its iat is earlier than epoch plus the leeway (a client clock running
+// ahead makes iat later than the true issue time) or, without iat, its exp
+// is earlier than epoch plus MaxLifetime (an assertion used before epoch
+// had exp at most MaxLifetime after that use).
+func (v *Verifier) checkEpoch(c *claims, epoch time.Time) error {
+	switch {
+	case epoch.IsZero():
+	case c.iat.set:
+		if c.iat.t.Before(epoch.Add(v.cfg.Leeway)) {
+			return NewError(ErrReplayEpoch, fmt.Errorf("iat before the replay store's epoch %s plus the leeway", epoch.UTC().Format(time.RFC3339Nano)))
+		}
+	case c.exp.t.Before(epoch.Add(v.cfg.MaxLifetime)):
+		return NewError(ErrReplayEpoch, fmt.Errorf("no iat, and exp before the replay store's epoch %s plus MaxLifetime", epoch.UTC().Format(time.RFC3339Nano)))
+	}
+	return nil
 }
 
 // replayKey scopes jti to the client. The length prefix keeps the pair

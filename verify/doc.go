@@ -107,8 +107,11 @@
 //     once: claimed in the replay.Store until exp plus the leeway, scoped
 //     to the client, last of all checks so that a rejected assertion never
 //     uses it up (RFC 7523 §3 item 7, OpenID Connect Core 1.0 §9). One store
-//     must serve every endpoint and node. Reasons jti, replayed,
-//     replay_unavailable.
+//     must serve every endpoint and node. After a successful claim, an
+//     assertion that may predate the store's epoch (the store lost claims:
+//     iat earlier than the epoch plus the leeway, or without iat, exp
+//     earlier than the epoch plus MaxLifetime) is refused; see package
+//     replay. Reasons jti, replayed, replay_epoch, replay_unavailable.
 //  15. Claims the verifier does not know are ignored; claim names are
 //     matched exactly, so "ISS" is not "iss" (RFC 7519 §4).
 //  16. client_secret_jwt, opt-in ([Config.AllowClientSecretJWT]): an HMAC

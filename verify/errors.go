@@ -87,6 +87,12 @@ var (
 	ErrIssuedAt         error = newCheck("iat", CodeInvalidClient, "client assertion iat is in the future or too old")
 	ErrJTI              error = newCheck("jti", CodeInvalidClient, "client assertion jti missing or too long")
 	ErrReplayed         error = newCheck("replayed", CodeInvalidClient, "client assertion was already used")
+	// ErrReplayEpoch: the replay store may have forgotten claims (it
+	// restarted without its data, was flushed, evicted claims or failed
+	// over) and the assertion may have been used before that: its iat is
+	// earlier than the store's epoch plus the leeway or, without iat, its
+	// exp is earlier than the epoch plus MaxLifetime.
+	ErrReplayEpoch error = newCheck("replay_epoch", CodeInvalidClient, "client assertion was issued before the replay store's memory began")
 
 	// The server could not decide (check 19); ErrInternal is for a host's
 	// or an integration's own failures.

@@ -23,13 +23,14 @@ var now = time.Unix(1_800_000_000, 0)
 // mapStore is a minimal replay.Store for these tests, so that verify's
 // tests do not depend on replay's implementations.
 type mapStore struct {
-	mu sync.Mutex
-	m  map[string]time.Time
+	mu    sync.Mutex
+	m     map[string]time.Time
+	epoch time.Time // returned by every Claim
 }
 
-func (s *mapStore) Claim(ctx context.Context, key string, until time.Time) error {
+func (s *mapStore) Claim(ctx context.Context, key string, until time.Time) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -37,16 +38,16 @@ func (s *mapStore) Claim(ctx context.Context, key string, until time.Time) error
 		s.m = map[string]time.Time{}
 	}
 	if _, ok := s.m[key]; ok {
-		return replay.ErrReplayed
+		return s.epoch, replay.ErrReplayed
 	}
 	s.m[key] = until
-	return nil
+	return s.epoch, nil
 }
 
 type failingStore struct{}
 
-func (failingStore) Claim(context.Context, string, time.Time) error {
-	return errors.New("connection refused")
+func (failingStore) Claim(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("connection refused")
 }
 
 // downClients answers like a client registry whose database is down.

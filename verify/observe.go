@@ -107,13 +107,18 @@ const (
 	ClaimReplayed = "replayed"
 	// ClaimError: the store could not decide; the assertion is refused.
 	ClaimError = "error"
+	// ClaimBeforeEpoch: the jti was unused and is now claimed, but the
+	// assertion may have been issued before the replay store's memory
+	// began (its epoch), so it is refused with ErrReplayEpoch.
+	ClaimBeforeEpoch = "before_epoch"
 )
 
 // ReplayClaimInfo describes one claim of a jti in the replay store.
 type ReplayClaimInfo struct {
-	// Outcome is ClaimClaimed, ClaimReplayed or ClaimError.
+	// Outcome is ClaimClaimed, ClaimReplayed, ClaimError or
+	// ClaimBeforeEpoch.
 	Outcome string
-	// Err is nil when claimed, else the *Error Verify returns; with
+	// Err is nil with ClaimClaimed, else the *Error Verify returns; with
 	// ClaimError it wraps the store's error.
 	Err *Error
 	// Start is when the claim began; Duration how long the store took.
@@ -227,9 +232,13 @@ func (s *verification) claim() error {
 		info := ReplayClaimInfo{Outcome: ClaimClaimed, Start: start, Duration: time.Since(start)}
 		if err != nil {
 			info.Err = asError(err)
-			info.Outcome = ClaimReplayed
-			if info.Err.Infrastructure() {
+			switch {
+			case info.Err.Infrastructure():
 				info.Outcome = ClaimError
+			case errors.Is(err, ErrReplayEpoch):
+				info.Outcome = ClaimBeforeEpoch
+			default:
+				info.Outcome = ClaimReplayed
 			}
 		}
 		h.ReplayClaimDone(ctx, info)

@@ -88,7 +88,7 @@ type ctxStore struct {
 	bad  []string
 }
 
-func (s *ctxStore) Claim(ctx context.Context, key string, until time.Time) error {
+func (s *ctxStore) Claim(ctx context.Context, key string, until time.Time) (time.Time, error) {
 	if ctx.Value(hookKey("claim")) != "claim" || ctx.Value(hookKey("verify")) != "verify" {
 		s.bad = append(s.bad, "store: context of the claim hook missing")
 	}
@@ -115,7 +115,7 @@ func TestHooksRules(t *testing.T) {
 			cfg = *tc.cfg
 		}
 		cfg.Hooks = rec.hooks()
-		store := &ctxStore{fail: tc.name == "14/replay store down"}
+		store := &ctxStore{fail: tc.name == "14/replay store down", mapStore: mapStore{epoch: tc.epoch}}
 		v := newVerifier(t, &cfg, store)
 		for i, want := range attempts {
 			rec.verifyStarts, rec.keyStarts, rec.claimStarts = 0, 0, 0
@@ -218,7 +218,7 @@ func checkEvents(t *testing.T, name string, rec *hookRecorder, res *verify.Resul
 	}
 
 	// Replay claim: once, only when every other check passed.
-	claimed := res != nil || errors.Is(err, verify.ErrReplayed) || errors.Is(err, verify.ErrReplayUnavailable)
+	claimed := res != nil || errors.Is(err, verify.ErrReplayed) || errors.Is(err, verify.ErrReplayUnavailable) || errors.Is(err, verify.ErrReplayEpoch)
 	if rec.claimStarts != len(rec.claims) || len(rec.claims) > 1 || claimed != (len(rec.claims) == 1) {
 		t.Fatalf("%s: ReplayClaimStart %d times, ReplayClaimDone %d times (error %v)", name, rec.claimStarts, len(rec.claims), err)
 	}
@@ -230,6 +230,8 @@ func checkEvents(t *testing.T, name string, rec *hookRecorder, res *verify.Resul
 			want = verify.ClaimReplayed
 		case errors.Is(err, verify.ErrReplayUnavailable):
 			want = verify.ClaimError
+		case errors.Is(err, verify.ErrReplayEpoch):
+			want = verify.ClaimBeforeEpoch
 		}
 		if c.Outcome != want || (c.Err == nil) != (err == nil) || (c.Err != nil && c.Err != e) || c.Duration <= 0 {
 			t.Errorf("%s: ReplayClaimDone %+v, want outcome %s and error %v", name, c, want, err)

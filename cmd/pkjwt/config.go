@@ -47,11 +47,60 @@ type serverConfig struct {
 	leeway, maxLifetime, refresh time.Duration
 }
 
-// replayConfig selects the jti store; nil means in memory.
+// replayConfig selects the jti store: in memory (nil, or only StatePath),
+// or one of the three Redis forms.
 type replayConfig struct {
+	// StatePath is the memory store's state file (empty: a default path
+	// under the user's state directory, see defaultStatePath).
+	StatePath string `json:"state_path"`
+	// RedisURL is one Redis (go-redis ParseURL).
 	RedisURL string `json:"redis_url"`
+	// RedisClusterURL is a Redis Cluster: redis://host:port?addr=host2:port2
+	// (go-redis ParseClusterURL; every addr is a seed node).
+	RedisClusterURL string `json:"redis_cluster_url"`
+	// RedisSentinelURL is a primary watched by Sentinels:
+	// redis://sentinel:26379?master_name=NAME&addr=sentinel2:26379
+	// (go-redis ParseFailoverURL).
+	RedisSentinelURL string `json:"redis_sentinel_url"`
 
-	redis *redis.Options // derived by validate
+	// Derived by validate: at most one is set; none means memory.
+	redis    *redis.Options
+	cluster  *redis.ClusterOptions
+	sentinel *redis.FailoverOptions
+
+	// ephemeral: memory without a state file, for a server that lives as
+	// long as one command (the demo). Never set from JSON.
+	ephemeral bool
+}
+
+// validate checks that at most one store is named and parses its URL.
+func (r *replayConfig) validate() error {
+	named := 0
+	for _, s := range []string{r.StatePath, r.RedisURL, r.RedisClusterURL, r.RedisSentinelURL} {
+		if s != "" {
+			named++
+		}
+	}
+	if named > 1 {
+		return configErrorf("replay", "give one of state_path, redis_url, redis_cluster_url or redis_sentinel_url")
+	}
+	var err error
+	switch {
+	case r.RedisURL != "":
+		if r.redis, err = redis.ParseURL(r.RedisURL); err != nil {
+			// go-redis's message may quote the URL; keep a password out of it.
+			return configErrorf("replay.redis_url", "not a valid redis:// or rediss:// URL: %v", redactURLError(err, r.RedisURL))
+		}
+	case r.RedisClusterURL != "":
+		if r.cluster, err = redis.ParseClusterURL(r.RedisClusterURL); err != nil {
+			return configErrorf("replay.redis_cluster_url", "not a valid redis:// or rediss:// cluster URL: %v", redactURLError(err, r.RedisClusterURL))
+		}
+	case r.RedisSentinelURL != "":
+		if r.sentinel, err = redis.ParseFailoverURL(r.RedisSentinelURL); err != nil {
+			return configErrorf("replay.redis_sentinel_url", "not a valid redis:// or rediss:// Sentinel URL: %v", redactURLError(err, r.RedisSentinelURL))
+		}
+	}
+	return nil
 }
 
 // clientConfig is one registered client, in RFC 7591 metadata names.
@@ -266,15 +315,9 @@ func (c *serverConfig) validate() error {
 	}
 
 	if c.Replay != nil {
-		if c.Replay.RedisURL == "" {
-			return configErrorf("replay.redis_url", "required in replay (omit replay for an in-memory store)")
+		if err := c.Replay.validate(); err != nil {
+			return err
 		}
-		opts, err := redis.ParseURL(c.Replay.RedisURL)
-		if err != nil {
-			// go-redis's message may quote the URL; keep a password out of it.
-			return configErrorf("replay.redis_url", "not a valid redis:// or rediss:// URL: %v", redactURLError(err, c.Replay.RedisURL))
-		}
-		c.Replay.redis = opts
 	}
 
 	if len(c.Clients) == 0 {

@@ -65,7 +65,15 @@ var badConfigs = []struct {
 	{name: "unknown client field", edit: func(m map[string]any) { client(m, 1)["jwks_url"] = "x" }, field: "clients[1].jwks_url", want: "unknown field"},
 	{name: "unknown replay field", edit: func(m map[string]any) { m["replay"] = map[string]any{"url": "redis://x"} }, field: "replay.url", want: "unknown field"},
 	{name: "bad redis url", edit: func(m map[string]any) { m["replay"] = map[string]any{"redis_url": "http://127.0.0.1:6379"} }, field: "replay.redis_url", want: "redis"},
-	{name: "no redis url", edit: func(m map[string]any) { m["replay"] = map[string]any{} }, field: "replay.redis_url", want: "required"},
+	{name: "two replay stores", edit: func(m map[string]any) {
+		m["replay"] = map[string]any{"state_path": "/tmp/x.state", "redis_url": "redis://127.0.0.1:6379"}
+	}, field: "replay", want: "give one of"},
+	{name: "bad redis cluster url", edit: func(m map[string]any) {
+		m["replay"] = map[string]any{"redis_cluster_url": "redis://127.0.0.1:7000?addr=127.0.0.1:7001&bogus=1"}
+	}, field: "replay.redis_cluster_url", want: "cluster URL"},
+	{name: "bad redis sentinel url", edit: func(m map[string]any) {
+		m["replay"] = map[string]any{"redis_sentinel_url": "http://127.0.0.1:26379?master_name=m"}
+	}, field: "replay.redis_sentinel_url", want: "Sentinel URL"},
 	{name: "no clients", edit: func(m map[string]any) { delete(m, "clients") }, field: "clients", want: "at least one"},
 	{name: "clients not array", edit: func(m map[string]any) { m["clients"] = map[string]any{} }, field: "clients", want: "want an array"},
 	{name: "empty client_id", edit: func(m map[string]any) { client(m, 0)["client_id"] = "" }, field: "clients[0].client_id", want: "required"},
@@ -192,11 +200,11 @@ func TestZeroLeeway(t *testing.T) {
 // memStore is a replay.Store that accepts every claim once.
 type memStore struct{ sync.Map }
 
-func (s *memStore) Claim(_ context.Context, key string, _ time.Time) error {
+func (s *memStore) Claim(_ context.Context, key string, _ time.Time) (time.Time, error) {
 	if _, dup := s.LoadOrStore(key, true); dup {
-		return replay.ErrReplayed
+		return time.Time{}, replay.ErrReplayed
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 func TestDemoConfigIsValid(t *testing.T) {

@@ -90,6 +90,8 @@ func demo(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The demo leaves no files behind: no replay state file.
+	cfg.Replay = &replayConfig{ephemeral: true}
 	s, err := newServer(ctx, cfg, nil)
 	if err != nil {
 		return err

@@ -30,6 +30,12 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// The memory replay store's default state files go here, not into the
+	// user's home (serve children inherit it).
+	if err := os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	binary = filepath.Join(dir, "pkjwt")
 	args := append([]string{"build", "-o", binary}, buildFlags...)
 	cmd := exec.Command("go", append(args, ".")...)

@@ -136,7 +136,7 @@ func (o *observer) registerMetrics(cfg *serverConfig) {
 		o.lookups.WithLabelValues(v)
 	}
 	o.claims = map[string]prometheus.Observer{}
-	for _, r := range []string{verify.ClaimClaimed, verify.ClaimReplayed, verify.ClaimError} {
+	for _, r := range []string{verify.ClaimClaimed, verify.ClaimReplayed, verify.ClaimError, verify.ClaimBeforeEpoch} {
 		o.claims[r] = o.claim.WithLabelValues(r)
 	}
 	o.keyFound = o.keyLookup.WithLabelValues("")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -31,7 +32,7 @@ The configuration is JSON; unknown fields are errors:
     "leeway_seconds": 15,                      optional, default 15
     "max_lifetime_seconds": 600,               optional, default 600
     "jwks_refresh_seconds": 300,               optional, default 300
-    "replay": {"redis_url": "redis://127.0.0.1:6379/0"},   optional; in memory when absent
+    "replay": {"redis_url": "redis://127.0.0.1:6379/0"},   optional; see below
     "metrics_listen": "127.0.0.1:9090",        optional: Prometheus /metrics, /healthz, /readyz
     "access_log": false,                       optional: one log record per request
     "clients": [
@@ -40,6 +41,25 @@ The configuration is JSON; unknown fields are errors:
       {"client_id": "c2", "jwks": {"keys": [ ...public JWKs... ]}}
     ]
   }
+
+The replay store (jti single use) is one of:
+
+  (absent), {} or {"state_path": "/var/lib/pkjwt/replay.state"}
+      process memory; claims are saved to the state file on shutdown and a
+      crash is detected from it at the next start (default file:
+      $XDG_STATE_HOME/pkjwt/replay-<issuer hash>.state, or under
+      ~/.local/state)
+  {"redis_url": "redis://host:6379/0"}                 one Redis
+  {"redis_cluster_url": "redis://h1:7000?addr=h2:7001&addr=h3:7002"}
+                                                       a Redis Cluster
+  {"redis_sentinel_url": "redis://s1:26379?master_name=mymaster&addr=s2:26379"}
+                                                       Sentinel failover
+
+After the store lost claims (a crash, a Redis restart or flush), the server
+refuses for a while the assertions that may have been used before: those
+with an iat before the loss plus the leeway, or without iat, an exp before
+the loss plus max_lifetime_seconds. An empty Redis cannot be told from one
+that lost its claims: its first use counts as such a loss.
 
 Without -config the server runs a built-in demo configuration and prints
 how to try it. SIGINT or SIGTERM shuts it down gracefully.
@@ -106,10 +126,18 @@ func runServe(ctx context.Context, std stdio, args []string) error {
 }
 
 func replayName(cfg *serverConfig) string {
-	if cfg.Replay == nil {
-		return "memory"
+	rc := cfg.Replay
+	switch {
+	case rc == nil || rc.StatePath == "" && rc.redis == nil && rc.cluster == nil && rc.sentinel == nil:
+		return "memory, state file " + defaultStatePath(cfg.Issuer)
+	case rc.redis != nil:
+		return "redis " + rc.redis.Addr
+	case rc.cluster != nil:
+		return "redis cluster " + strings.Join(rc.cluster.Addrs, ",")
+	case rc.sentinel != nil:
+		return "redis sentinel " + rc.sentinel.MasterName + " at " + strings.Join(rc.sentinel.SentinelAddrs, ",")
 	}
-	return "redis " + cfg.Replay.redis.Addr
+	return "memory, state file " + rc.StatePath
 }
 
 // printServeDemoHelp tells how to try the server with the demo client.

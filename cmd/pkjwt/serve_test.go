@@ -105,7 +105,9 @@ func launchServe(t *testing.T, issuer, dir string, args ...string) (*serveProc, 
 	p := &serveProc{issuer: issuer, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	// A state directory of the test's own: the memory store's default
+	// state file goes there, not into the user's home.
+	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_STATE_HOME="+t.TempDir())
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -523,14 +525,22 @@ func TestServeRedis(t *testing.T) {
 	json.Unmarshal(c.jwks, &inline)
 	cfg := func() map[string]any {
 		return map[string]any{
-			"replay":  map[string]any{"redis_url": "redis://" + redis.Addr() + "/0"},
-			"clients": []any{map[string]any{"client_id": "c1", "jwks": inline}},
+			"replay":         map[string]any{"redis_url": "redis://" + redis.Addr() + "/0"},
+			"leeway_seconds": 1,
+			"clients":        []any{map[string]any{"client_id": "c1", "jwks": inline}},
 		}
 	}
 	a, b := startServe(t, cfg()), startServe(t, cfg())
 	if !strings.Contains(a.stderr.String(), "replay store: redis "+redis.Addr()) {
 		t.Errorf("serve does not report the redis store:\n%s", a.stderr)
 	}
+	// An empty Redis cannot be told from one that lost its claims: its
+	// first use starts the store's epoch, and assertions issued before
+	// that (plus the leeway) are refused.
+	if r := doHTTP(t, http.MethodPost, a.issuer+"/token", assertionForm(c.mint(t, a.issuer), "grant_type", "client_credentials")); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, epochRefusal) {
+		t.Fatalf("first use of an empty Redis: %v, want 401 %q", r, epochRefusal)
+	}
+	time.Sleep(time.Until(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)))
 	assertion := c.mint(t, a.issuer)
 	if r := doHTTP(t, http.MethodPost, a.issuer+"/token", assertionForm(assertion, "grant_type", "client_credentials")); r.status != http.StatusOK {
 		t.Fatalf("first use: %v", r)

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +74,7 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 		}
 	}()
 
-	store, err := s.replayStore(ctx, cfg)
+	store, err := s.replayStore(ctx, cfg, logger)
 	if err != nil {
 		return s, err
 	}
@@ -101,27 +103,77 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 }
 
 // replayStore returns the configured jti store: Redis, checked with a
-// PING, or process memory.
-func (s *server) replayStore(ctx context.Context, cfg *serverConfig) (replay.Store, error) {
-	if cfg.Replay == nil {
+// PING, or process memory with its state file.
+func (s *server) replayStore(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (replay.Store, error) {
+	rc := cfg.Replay
+	if rc == nil {
+		rc = &replayConfig{}
+	}
+	var rdb redis.UniversalClient
+	switch {
+	case rc.redis != nil:
+		opts := *rc.redis
+		opts.ContextTimeoutEnabled = true
+		rdb = redis.NewClient(&opts)
+	case rc.cluster != nil:
+		opts := *rc.cluster
+		opts.ContextTimeoutEnabled = true
+		rdb = redis.NewClusterClient(&opts)
+	case rc.sentinel != nil:
+		opts := *rc.sentinel
+		opts.ContextTimeoutEnabled = true
+		rdb = redis.NewFailoverClient(&opts)
+	case rc.ephemeral:
 		m, err := replay.NewMemory(replay.MemoryConfig{})
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, m.Close)
 		return m, nil
+	default:
+		path := rc.StatePath
+		if path == "" {
+			path = defaultStatePath(cfg.Issuer)
+			// A directory that cannot be made shows as a state file that
+			// cannot be written: the store guards from its start and logs.
+			_ = os.MkdirAll(filepath.Dir(path), 0o700)
+		}
+		m, err := replay.NewMemory(replay.MemoryConfig{StatePath: path, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, m.Close)
+		return m, nil
 	}
-	opts := *cfg.Replay.redis
-	opts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(&opts)
 	s.closers = append(s.closers, rdb.Close)
 	s.readyChecks = append(s.readyChecks, readyCheck{"replay store", func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	pingCtx, cancel := context.WithTimeout(ctx, redisPingTimeout)
 	defer cancel()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
-		return nil, fmt.Errorf("replay: redis at %s does not answer: %w", opts.Addr, err)
+		return nil, fmt.Errorf("replay: %s does not answer: %w", replayName(cfg), err)
 	}
-	return redisstore.New(rdb, redisstore.Config{})
+	store, err := redisstore.New(rdb, redisstore.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, store.Close)
+	return store, nil
+}
+
+// defaultStatePath is where the memory store keeps its state when the
+// configuration names no state_path: a file per issuer under
+// $XDG_STATE_HOME/pkjwt, ~/.local/state/pkjwt, or the temporary directory.
+func defaultStatePath(issuer string) string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".local", "state")
+		} else {
+			dir = os.TempDir()
+		}
+	}
+	sum := sha256.Sum256([]byte(issuer))
+	return filepath.Join(dir, "pkjwt", fmt.Sprintf("replay-%x.state", sum[:8]))
 }
 
 // buildVerifier returns the verifier the configuration describes, claiming

@@ -254,6 +254,7 @@ var (
 	claimedAttrs   = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimClaimed))
 	replayedAttrs  = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimReplayed))
 	claimErrAttrs  = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimError))
+	claimOldAttrs  = recordAttrs(attribute.String(telemetry.AttrResult, verify.ClaimBeforeEpoch))
 	lookupAttrSets = map[string][]metric.AddOption{}
 )
 
@@ -283,6 +284,8 @@ func (in *Instrumentation) replayClaimDone(ctx context.Context, info verify.Repl
 		opts = replayedAttrs
 	case verify.ClaimError:
 		opts = claimErrAttrs
+	case verify.ClaimBeforeEpoch:
+		opts = claimOldAttrs
 	}
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(telemetry.AttrResult, info.Outcome))

@@ -140,8 +140,8 @@ func histogramCounts(t *testing.T, m metricdata.Metrics, buckets []float64) map[
 // downStore is a replay store that cannot answer.
 type downStore struct{}
 
-func (downStore) Claim(context.Context, string, time.Time) error {
-	return errors.New("connection refused")
+func (downStore) Claim(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("connection refused")
 }
 
 // TestVerifyMetricsAndSpans sends a mix of good, replayed and bad

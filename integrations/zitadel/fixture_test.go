@@ -206,6 +206,6 @@ func (f *fixture) token(t *testing.T, assertion string) string {
 // failingStore is a replay.Store that cannot answer.
 type failingStore struct{}
 
-func (failingStore) Claim(context.Context, string, time.Time) error {
-	return errors.New("replay store down")
+func (failingStore) Claim(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("replay store down")
 }

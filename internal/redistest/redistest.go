@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,10 +31,12 @@ const startTimeout = 10 * time.Second
 // Its methods are safe for concurrent use, but a test normally drives it from
 // one goroutine.
 type Server struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	port int
+	tb    testing.TB
+	bin   string
+	dir   string
+	port  int
+	extra []string // more redis-server arguments
+	conf  string   // a configuration file, given first (Sentinel needs one)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -49,6 +52,21 @@ type Server struct {
 // is fatal.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return StartArgs(tb)
+}
+
+// StartArgs is [Start] with more redis-server arguments, such as
+// "--maxmemory-policy", "allkeys-lru". Relative paths in them are relative
+// to the server's own directory, which a restart keeps.
+func StartArgs(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	return startConf(tb, "", args...)
+}
+
+// startConf is StartArgs with a configuration file, written into the
+// server's directory from conf unless conf is empty.
+func startConf(tb testing.TB, conf string, args ...string) *Server {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -58,7 +76,13 @@ func Start(tb testing.TB) *Server {
 		}
 		tb.Skipf("redistest: redis-server not found on PATH (%v); install it (apt-get install redis-server) to run this test", err)
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), extra: args}
+	if conf != "" {
+		s.conf = filepath.Join(s.dir, "redis.conf")
+		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+			tb.Fatalf("redistest: %v", err)
+		}
+	}
 	tb.Cleanup(s.Stop)
 
 	// A free port can be taken by someone else between our probe and the
@@ -132,6 +156,11 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--logfile", logFile,
 	)
+	cmd.Args = append(cmd.Args, s.extra...)
+	if s.conf != "" {
+		cmd.Args = slices.Insert(cmd.Args, 1, s.conf)
+	}
+	cmd.Dir = s.dir
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)

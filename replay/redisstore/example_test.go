@@ -24,10 +24,11 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer store.Close() // stops its checker goroutine
 
 	// The verifier does this for each assertion, with key = client_id+jti.
 	until := time.Now().Add(5 * time.Minute)
-	switch err := store.Claim(context.Background(), "8:client-1jti-123", until); {
+	switch _, err := store.Claim(context.Background(), "8:client-1jti-123", until); {
 	case err == nil:
 		// First use: accept.
 	case errors.Is(err, replay.ErrReplayed):

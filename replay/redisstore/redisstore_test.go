@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +51,7 @@ func newStore(t testing.TB, rdb redis.UniversalClient, cfg redisstore.Config) *r
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -84,16 +87,34 @@ func TestKeyLayout(t *testing.T) {
 	def := newStore(t, rdb, redisstore.Config{})
 	other := newStore(t, rdb, redisstore.Config{Prefix: "other:"})
 	for _, s := range []*redisstore.Store{def, other} {
-		if err := s.Claim(ctx, "k", until); err != nil {
+		if _, err := s.Claim(ctx, "k", until); err != nil {
 			t.Fatalf("Claim: %v", err)
 		}
 	}
-	if err := def.Claim(ctx, "k", until); !errors.Is(err, replay.ErrReplayed) {
+	if _, err := def.Claim(ctx, "k", until); !errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("second Claim = %v, want replay.ErrReplayed", err)
 	}
 
 	want := until.Truncate(time.Millisecond).Add(time.Millisecond).UnixMilli()
-	for _, key := range []string{redisstore.DefaultPrefix + "k", "other:k"} {
+	var claimKeys []string
+	for _, st := range []struct {
+		s      *redisstore.Store
+		prefix string
+	}{{def, redisstore.DefaultPrefix}, {other, "other:"}} {
+		claimKey, markerKey := st.s.KeysForTest("k")
+		tag := st.prefix + "{" + strings.TrimPrefix(strings.SplitN(claimKey, "}", 2)[0], st.prefix+"{") + "}"
+		if !strings.HasPrefix(claimKey, tag) || markerKey != tag+"epoch" || strings.Contains(claimKey, "}k") {
+			t.Errorf("keys of k: claim %q, marker %q; want both under the prefix %q and one hash tag, k hashed", claimKey, markerKey, st.prefix)
+		}
+		claimKeys = append(claimKeys, claimKey)
+	}
+	// A hash tag in the caller's key does not decide the slot.
+	a, _ := def.KeysForTest("8:client-1:{x}a")
+	b, _ := def.KeysForTest("8:client-1:{x}b")
+	if strings.Contains(a, "{x}") || a == b {
+		t.Errorf("keys with a {x} in the jti: %q, %q", a, b)
+	}
+	for _, key := range claimKeys {
 		got, err := rdb.PExpireTime(ctx, key).Result()
 		if err != nil {
 			t.Fatalf("PEXPIRETIME %s: %v", key, err)
@@ -110,13 +131,14 @@ func TestServerDownFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	until := time.Now().Add(time.Minute)
 
-	if err := s.Claim(ctx, "before", until); err != nil {
+	if _, err := s.Claim(ctx, "before", until); err != nil {
 		t.Fatalf("Claim while up: %v", err)
 	}
 	srv.Stop()
 	for _, k := range []string{"before", "during"} {
 		start := time.Now()
-		wantDown(t, "Claim("+k+") while down", s.Claim(ctx, k, until))
+		_, err := s.Claim(ctx, k, until)
+		wantDown(t, "Claim("+k+") while down", err)
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("Claim(%s) while down took %v, want about the 1s timeout at most", k, d)
 		}
@@ -125,7 +147,7 @@ func TestServerDownFailsClosed(t *testing.T) {
 	srv.Restart() // empty: claims made before are forgotten, see the package docs
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := s.Claim(ctx, "after", until)
+		_, err := s.Claim(ctx, "after", until)
 		if err == nil {
 			break
 		}
@@ -135,7 +157,7 @@ func TestServerDownFailsClosed(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := s.Claim(ctx, "after", until); !errors.Is(err, replay.ErrReplayed) {
+	if _, err := s.Claim(ctx, "after", until); !errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("second Claim after restart = %v, want replay.ErrReplayed", err)
 	}
 }
@@ -151,7 +173,7 @@ func TestHungServerTimesOut(t *testing.T) {
 
 	srv.Pause()
 	start := time.Now()
-	err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	_, err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
 	elapsed := time.Since(start)
 	srv.Resume()
 
@@ -176,7 +198,7 @@ func TestCallerDeadlineApplies(t *testing.T) {
 	defer srv.Resume()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	_, err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, replay.ErrReplayed) {
 		t.Fatalf("Claim = %v, want an error wrapping context.DeadlineExceeded", err)
 	}
@@ -191,7 +213,8 @@ func TestOutOfMemoryFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStore(t, rdb, redisstore.Config{})
-	wantDown(t, "Claim against a full Redis", s.Claim(ctx, "k", time.Now().Add(time.Minute)))
+	_, err := s.Claim(ctx, "k", time.Now().Add(time.Minute))
+	wantDown(t, "Claim against a full Redis", err)
 }
 
 // BenchmarkClaim measures first claims of unique keys against a local
@@ -208,10 +231,93 @@ func BenchmarkClaim(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		prefix := "8:client-1jti-" + strconv.FormatInt(goroutine.Add(1), 36) + "-"
 		for i := 0; pb.Next(); i++ {
-			if err := s.Claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
+			if _, err := s.Claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
+}
+
+// BenchmarkClaimDetection compares, in one run against one local
+// redis-server, today's claim (one SET NX PXAT, what this package sent
+// before the epoch existed) with the store's claim (one pipeline: SET NX
+// PXAT GET with a token, then GET of the epoch marker), and with
+// WaitReplicas: 1 (WAIT in the same pipeline) against a
+// replica of that server. Parallel goroutines share one client.
+func BenchmarkClaimDetection(b *testing.B) {
+	primary := redistest.StartArgs(b, "--repl-diskless-sync-delay", "0")
+	port := primary.Addr()[strings.LastIndexByte(primary.Addr(), ':')+1:]
+	replica := redistest.StartArgs(b, "--replicaof", "127.0.0.1", port)
+	rdb := newClient(b, primary)
+	ctx := context.Background()
+	waitLinkUp(b, replica)
+	store := newStore(b, rdb, redisstore.Config{})
+	waiting := newStore(b, rdb, redisstore.Config{WaitReplicas: 1, WaitTimeout: time.Second})
+	for _, s := range []*redisstore.Store{store, waiting} {
+		if err := s.Provision(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// What Claim did before: the same timeout, one SET NX with an expiry
+	// (go-redis sends PXAT for a time with milliseconds).
+	today := func(ctx context.Context, key string, until time.Time) error {
+		ctx, cancel := context.WithTimeout(ctx, redisstore.DefaultTimeout)
+		defer cancel()
+		ok, err := rdb.SetArgs(ctx, redisstore.DefaultPrefix+"today:"+key, "1", redis.SetArgs{Mode: "NX", ExpireAt: until.Add(time.Millisecond / 2)}).Result()
+		if err == nil && ok != "OK" {
+			err = errors.New("not claimed")
+		}
+		return err
+	}
+	claim := func(s *redisstore.Store) func(ctx context.Context, key string, until time.Time) error {
+		return func(ctx context.Context, key string, until time.Time) error {
+			_, err := s.Claim(ctx, key, until)
+			return err
+		}
+	}
+	var goroutine atomic.Int64
+	for _, tc := range []struct {
+		name  string
+		claim func(ctx context.Context, key string, until time.Time) error
+	}{{"today-SET-NX", today}, {"detection", claim(store)}, {"detection+WAIT1", claim(waiting)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			until := time.Now().Add(time.Minute)
+			cpu0 := benchCPU(b, primary, replica)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				prefix := tc.name + "8:client-1jti-" + strconv.FormatInt(goroutine.Add(1), 36) + "-"
+				for i := 0; pb.Next(); i++ {
+					if err := tc.claim(ctx, prefix+strconv.Itoa(i), until); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			// On a shared machine wall time mostly measures the neighbours;
+			// CPU time (this process, the primary and its replica) much
+			// less so.
+			b.ReportMetric(float64(benchCPU(b, primary, replica)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// benchCPU returns the CPU time used so far by this process and the given
+// redis-servers.
+func benchCPU(b *testing.B, servers ...*redistest.Server) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, s := range servers {
+		d, err := s.CPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d
+	}
+	return total
 }

@@ -37,7 +37,9 @@ const expiryLifetime = 300 * time.Millisecond
 // replays reported with ErrReplayed, claims that expire (no earlier than
 // their until; the suite waits out a 300 ms claim), independent keys,
 // arbitrary key bytes up to 4 KiB, done contexts and bad arguments rejected,
-// and until times in the past.
+// until times in the past, and epochs that never lie in the future nor move
+// backward while the store is healthy. [RunLoss] checks the epoch after a
+// loss.
 //
 // Run calls newStore once per subtest, with the subtest's t; newStore should
 // register any cleanup with t.Cleanup. The subtests run in parallel and take
@@ -62,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) replay.Store) {
 		{"PastUntil", testPastUntil},
 		{"DoneContext", testDoneContext},
 		{"BadArguments", testBadArguments},
+		{"EpochSteady", testEpochSteady},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -76,7 +79,8 @@ func later() time.Time { return time.Now().Add(time.Minute) }
 
 func claim(t *testing.T, s replay.Store, key string, until time.Time) error {
 	t.Helper()
-	return s.Claim(context.Background(), key, until)
+	_, err := s.Claim(context.Background(), key, until)
+	return err
 }
 
 func wantNil(t *testing.T, what string, err error) {
@@ -109,7 +113,7 @@ func testConcurrentClaims(t *testing.T, s replay.Store, key func(string) string)
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.Claim(context.Background(), k, until)
+			_, errs[i] = s.Claim(context.Background(), k, until)
 		})
 	}
 	close(start)
@@ -139,7 +143,7 @@ func testConcurrentDistinctKeys(t *testing.T, s replay.Store, key func(string) s
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.Claim(context.Background(), key(strings.Repeat("x", i+1)), until)
+			_, errs[i] = s.Claim(context.Background(), key(strings.Repeat("x", i+1)), until)
 		})
 	}
 	close(start)
@@ -267,11 +271,11 @@ func testDoneContext(t *testing.T, s replay.Store, key func(string) string) {
 		{"cancelled", cancelled},
 		{"deadline exceeded", expired},
 	} {
-		err := s.Claim(tc.ctx, key("fresh "+tc.name), later())
+		_, err := s.Claim(tc.ctx, key("fresh "+tc.name), later())
 		if !errors.Is(err, tc.ctx.Err()) || errors.Is(err, replay.ErrReplayed) {
 			t.Errorf("%s ctx, fresh key: Claim = %v, want an error wrapping %v and not replay.ErrReplayed", tc.name, err, tc.ctx.Err())
 		}
-		if err := s.Claim(tc.ctx, claimed, later()); err == nil {
+		if _, err := s.Claim(tc.ctx, claimed, later()); err == nil {
 			t.Errorf("%s ctx, claimed key: Claim = nil, want an error", tc.name)
 		}
 	}
@@ -294,4 +298,68 @@ func quote(k string) string {
 		return strconv.Quote(k[:40]) + "..."
 	}
 	return strconv.Quote(k)
+}
+
+// clockSlack is how far a store's epoch may lie ahead of the test's clock:
+// a backend that stamps epochs with its own clock (Redis TIME, a database's
+// now()) may run a little ahead.
+const clockSlack = time.Second
+
+func testEpochSteady(t *testing.T, s replay.Store, key func(string) string) {
+	var last time.Time
+	for i := range 20 {
+		epoch, err := s.Claim(context.Background(), key(strconv.Itoa(i)), later())
+		if err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+		if epoch.After(time.Now().Add(clockSlack)) {
+			t.Fatalf("claim %d: epoch %v lies in the future", i, epoch)
+		}
+		if epoch.Before(last) {
+			t.Fatalf("claim %d: epoch %v is earlier than the one before, %v, with no loss between", i, epoch, last)
+		}
+		last = epoch
+	}
+}
+
+// RunLoss checks that a store notices when its backend forgets claims:
+// newStore returns a store (as for [Run]); lose makes the backend forget
+// every claim while that store stays in use (restart it without its data,
+// flush it, truncate its table). After lose, a Claim of a key claimed
+// before must either still report [replay.ErrReplayed] or return an epoch no
+// earlier than the moment that claim was made, so that the verifier refuses
+// what the store forgot. Claims that fail while the backend comes back are
+// retried for up to 10 seconds.
+//
+// Call RunLoss with a backend of the test's own: lose destroys its data.
+func RunLoss(t *testing.T, newStore func(t *testing.T) replay.Store, lose func(t *testing.T)) {
+	t.Helper()
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	k := "replaytest\x00loss\x00" + hex.EncodeToString(nonce)
+	s := newStore(t)
+	wantNil(t, "claim before the loss", claim(t, s, k, later()))
+	claimed := time.Now()
+
+	lose(t)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		epoch, err := s.Claim(context.Background(), k, later())
+		switch {
+		case errors.Is(err, replay.ErrReplayed):
+			return
+		case err == nil:
+			if epoch.Before(claimed.Add(-time.Millisecond)) {
+				t.Fatalf("claim after the loss: nil error with epoch %v, before the lost claim (%v): a replay would pass", epoch, claimed)
+			}
+			if epoch.After(time.Now().Add(clockSlack)) {
+				t.Fatalf("claim after the loss: epoch %v lies in the future", epoch)
+			}
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("claim after the loss still failing after 10s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -51,8 +51,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pkjwt/pkjwt/bench"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/replay/redisstore"
 )
 
 var (
@@ -163,6 +166,9 @@ func main() {
 				if err := rds.flush(); err != nil {
 					log.Fatal(err)
 				}
+				if err := rds.provision(); err != nil {
+					log.Fatal(err)
+				}
 				cmd = []string{*pkjwtBin, "serve", "-config", redisCfg}
 			case "variant-memory":
 				cmd = []string{*variantBin, "serve", "-config", varMemCfg}
@@ -170,7 +176,16 @@ func main() {
 				if err := rds.flush(); err != nil {
 					log.Fatal(err)
 				}
+				if err := rds.provision(); err != nil {
+					log.Fatal(err)
+				}
 				cmd = []string{*variantBin, "serve", "-config", varRedisCfg}
+			}
+			// Each run of the memory store is a first start: a state
+			// directory of its own, so that no earlier run's claims (or
+			// crash) carry over.
+			if err := os.Setenv("XDG_STATE_HOME", filepath.Join(dir, fmt.Sprintf("state-%d-%s", round, t))); err != nil {
+				log.Fatal(err)
 			}
 			r, err := run(t, cmd, p, rds)
 			if err != nil {
@@ -645,6 +660,20 @@ func (r *redisServer) do(args ...string) (string, error) {
 func (r *redisServer) flush() error {
 	_, err := r.do("FLUSHALL")
 	return err
+}
+
+// provision tells the replay store that the flushed Redis is new to it
+// (redisstore's Store.Provision): the pool's assertions, minted before the
+// flush, are not refused as after a loss.
+func (r *redisServer) provision() error {
+	rdb := redis.NewClient(&redis.Options{Addr: r.addr})
+	defer rdb.Close()
+	s, err := redisstore.New(rdb, redisstore.Config{CheckInterval: -1})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Provision(context.Background())
 }
 
 func (r *redisServer) stop() {
