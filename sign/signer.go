@@ -301,7 +301,7 @@ func (s *Signer) sign(claims []byte) (string, error) {
 	out = enc.AppendEncode(out, claims)
 	// The alg table signs, converts ECDSA's DER to r||s and checks the
 	// signature's form and length.
-	sig, err := s.alg.Sign(s.key, out)
+	sig, err := s.alg.SignAs(s.key, s.pub, out)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrSign, err)
 	}

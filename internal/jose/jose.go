@@ -301,7 +301,16 @@ func (a *Alg) Sign(key any, signing []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%T is not a crypto.Signer", key)
 	}
-	pub := signer.Public()
+	return a.SignAs(signer, signer.Public(), signing)
+}
+
+// SignAs is Sign for a crypto.Signer whose public key pub the caller
+// keeps, sparing a call of Public per signature (an Ed25519 key's
+// allocates).
+func (a *Alg) SignAs(signer crypto.Signer, pub crypto.PublicKey, signing []byte) ([]byte, error) {
+	if a.family == hmacSig {
+		return nil, errKeyType
+	}
 	if err := a.FitKey(pub); err != nil {
 		return nil, err
 	}

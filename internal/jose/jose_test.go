@@ -164,6 +164,21 @@ func TestSignRefusesMalformed(t *testing.T) {
 	}
 }
 
+// TestSignAs: the public key SignAs is given must fit the alg.
+func TestSignAs(t *testing.T) {
+	a := jose.Lookup("ES256")
+	key := testkeys.Signer(testkeys.P256)
+	if sig, err := a.SignAs(key, key.Public(), []byte("a.b")); err != nil || len(sig) != 64 {
+		t.Errorf("SignAs = %d bytes, %v", len(sig), err)
+	}
+	if _, err := a.SignAs(key, testkeys.Public(testkeys.P384), []byte("a.b")); err == nil {
+		t.Error("SignAs accepted a P-384 public key for ES256")
+	}
+	if _, err := jose.Lookup("HS256").SignAs(key, key.Public(), []byte("a.b")); err == nil {
+		t.Error("SignAs signed HS256 with an ECDSA key")
+	}
+}
+
 func TestDefaultAlg(t *testing.T) {
 	for key, want := range map[string]string{testkeys.RSA2048: "RS256", testkeys.P256: "ES256", testkeys.P384: "ES384", testkeys.P521: "ES512", testkeys.Ed25519: "EdDSA"} {
 		if got, err := jose.DefaultAlg(testkeys.Public(key)); got != want || err != nil {
