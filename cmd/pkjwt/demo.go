@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkjwt/pkjwt/sign"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -58,7 +59,7 @@ func demo(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	d := &demoRun{w: w, client: &http.Client{Timeout: 5 * time.Second}, key: signingKey{signer: signer, alg: "ES256"}}
-	if d.key.kid, err = thumbprint(signer.Public()); err != nil {
+	if d.key.kid, err = sign.Thumbprint(signer.Public()); err != nil {
 		return err
 	}
 	jwks, err := publicJWKS(d.key)

@@ -79,24 +79,9 @@ func runMint(_ context.Context, std stdio, args []string) error {
 		*sub = *iss
 	}
 
-	var key signingKey
-	if *demoKey {
-		key, err = parseSigningKey(demoClientKeyPEM, "")
-	} else {
-		key, err = readSigningKey(*keyFile, *kid)
-	}
+	key, err := loadSigningKey(*keyFile, *demoKey, *kid, isSet(fs, "kid"), *alg)
 	if err != nil {
-		return usageErrorf("-key: %v", err)
-	}
-	if isSet(fs, "kid") {
-		key.kid = *kid
-	} else if !key.jwk {
-		if key.kid, err = sign.Thumbprint(key.signer.Public()); err != nil {
-			return err
-		}
-	}
-	if *alg != "" {
-		key.alg = *alg
+		return err
 	}
 	if *jti == "" {
 		*jti = randomString(16)
@@ -132,12 +117,7 @@ func runMint(_ context.Context, std stdio, args []string) error {
 // wrapping sign.ErrUnsuitableKey when the alg does not fit the key (RSA
 // under 2048 bits included).
 func signAssertion(key signingKey, typ string, claims jwt.MapClaims) (string, error) {
-	cfg := &sign.Config{Algorithm: key.alg, Type: typ, OmitType: typ == ""}
-	if key.kid == "" {
-		cfg.OmitKeyID = true
-	} else {
-		cfg.KeyID = key.kid
-	}
+	cfg := &sign.Config{Algorithm: key.alg, KeyID: key.kid, OmitKeyID: key.kid == "", Type: typ, OmitType: typ == ""}
 	iss, _ := claims["iss"].(string)
 	aud, _ := claims["aud"].(string)
 	if auds, ok := claims["aud"].([]string); ok && len(auds) > 0 {

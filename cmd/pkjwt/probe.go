@@ -8,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/pkjwt/pkjwt/verify"
 )
 
 const probeHelp = `
@@ -66,7 +63,7 @@ const (
 type probeConfig struct {
 	issuer, aud, clientID, otherClientID              string
 	tokenURL, introspectionURL, revocationURL, parURL string
-	key                                               probeSigningKey
+	key                                               signingKey
 	registeredAlg                                     string // the alg the client registered, if known
 	params                                            url.Values
 	jsonOut, dryRun, insecureHTTP                     bool
@@ -216,49 +213,17 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 // why.
 var silentUsage = &exitError{code: exitUsage, err: errors.New("")}
 
-// probeSigningKey is the client's key as the probe signs with it.
-type probeSigningKey struct {
-	signingKey
-	jwkAlg string // the alg member of the JWK the key came from, if any
-}
-
-// probeKey reads the client's key the way mint does.
-func probeKey(file string, demo bool, kid string, kidSet bool, alg string) (probeSigningKey, error) {
-	var (
-		key signingKey
-		err error
-	)
-	if demo {
-		key, err = parseSigningKey(demoClientKeyPEM, "")
-	} else {
-		key, err = readSigningKey(file, kid)
-	}
+// probeKey reads the client's key the way mint does, and checks its alg
+// (with no floor on RSA key sizes: the probe may test a server with one).
+func probeKey(file string, demo bool, kid string, kidSet bool, alg string) (signingKey, error) {
+	key, err := loadSigningKey(file, demo, kid, kidSet, alg)
 	if err != nil {
-		return probeSigningKey{}, usageErrorf("-key: %v", err)
+		return signingKey{}, err
 	}
-	pk := probeSigningKey{signingKey: key, jwkAlg: key.alg}
-	if kidSet {
-		pk.kid = kid
-	} else if !key.jwk {
-		if pk.kid, err = thumbprint(key.signer.Public()); err != nil {
-			return probeSigningKey{}, err
-		}
+	if err := checkAlg(key.signer.Public(), key.alg, 0); err != nil {
+		return signingKey{}, err
 	}
-	if alg != "" {
-		pk.alg = alg
-	}
-	if pk.alg == "" {
-		if pk.alg, err = defaultAlg(key.signer.Public()); err != nil {
-			return probeSigningKey{}, usageErrorf("-key: %v", err)
-		}
-	}
-	if !slices.Contains(verify.DefaultAlgorithms(), pk.alg) {
-		return probeSigningKey{}, usageErrorf("-alg %q: want one of %s", pk.alg, strings.Join(verify.DefaultAlgorithms(), ", "))
-	}
-	if err := verify.CheckKey(key.signer.Public(), pk.alg, 0); err != nil {
-		return probeSigningKey{}, usageErrorf("alg %s does not fit the key: %v", pk.alg, err)
-	}
-	return pk, nil
+	return key, nil
 }
 
 // checkTargetURL accepts https URLs, and http URLs of loopback hosts when

@@ -80,24 +80,11 @@ func runToken(ctx context.Context, std stdio, args []string) error {
 		return usageErrorf("-timeout must be positive")
 	}
 
-	key, err := readSigningKey(*keyFile, *kid)
+	key, err := loadSigningKey(*keyFile, false, *kid, isSet(fs, "kid"), *alg)
 	if err != nil {
-		return usageErrorf("-key: %v", err)
+		return err
 	}
-	cfg := &sign.Config{Algorithm: *alg, Lifetime: *lifetime, Audience: aud}
-	if cfg.Algorithm == "" {
-		cfg.Algorithm = key.alg
-	}
-	switch {
-	case isSet(fs, "kid") && *kid == "":
-		cfg.OmitKeyID = true
-	case isSet(fs, "kid"):
-		cfg.KeyID = *kid
-	case key.jwk && key.kid == "":
-		cfg.OmitKeyID = true
-	case key.jwk:
-		cfg.KeyID = key.kid
-	}
+	cfg := &sign.Config{Algorithm: key.alg, KeyID: key.kid, OmitKeyID: key.kid == "", Lifetime: *lifetime, Audience: aud}
 	signer, err := sign.NewSigner(*clientID, key.signer, *issuer, cfg)
 	if err != nil {
 		return usageErrorf("%v", err)
