@@ -29,12 +29,8 @@ Nothing leaves the machine and nothing is written to disk.
 
 func runDemo(ctx context.Context, std stdio, args []string) error {
 	fs := newFlagSet(std, "demo", "", demoHelp)
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("unexpected argument %q", rest[0])
 	}
 	return demo(ctx, std.out)
 }

@@ -34,13 +34,10 @@ func runKeygen(_ context.Context, std stdio, args []string) error {
 	kid := fs.String("kid", "", "key ID (default: the RFC 7638 thumbprint)")
 	alg := fs.String("alg", "", "alg of the JWK (default: RS256, ES256, ES384 or EdDSA by key type)")
 	force := fs.Bool("force", false, "replace existing output files")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case len(rest) > 0:
-		return usageErrorf("unexpected argument %q", rest[0])
 	case *outPrivate == "":
 		return usageErrorf("-out-private is required")
 	case *outPrivate == "-":

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func generateKey(typ string, bits int) (crypto.Signer, error) {
 }
 
 // signingKey is a private key with the kid and alg of its header. As
-// read, kid and alg are the JWK's (empty for PEM keys); loadSigningKey
+// read, kid and alg are the JWK's (empty for PEM keys); keyFlags.load
 // settles them.
 type signingKey struct {
 	signer crypto.Signer
@@ -59,38 +60,77 @@ type signingKey struct {
 	jwk    bool   // read from a JWK
 }
 
-// loadSigningKey reads the key of -key file (with demo, the built-in demo
-// client key), picking the JWK Set member kid if kid is set, and settles
-// its header, as mint, token and probe do: kid is the -kid value when
-// kidSet (empty: no kid), else the JWK's kid (none if it has none), else
-// the key's RFC 7638 thumbprint; alg is alg, else the JWK's alg, else the
-// key's default (RS256, ES256, ES384, ES512 or EdDSA). It does not check
-// that alg fits the key: sign.NewSigner does, or see checkAlg. Errors are
-// usage errors.
-func loadSigningKey(file string, demo bool, kid string, kidSet bool, alg string) (signingKey, error) {
+// keyFlags are the client key flags of mint, token and probe: -key,
+// -demo-key (where the command has it), -kid and -alg.
+type keyFlags struct {
+	fs   *flag.FlagSet
+	file *string
+	demo *bool // nil without -demo-key
+	kid  *string
+	alg  *string
+}
+
+// addKeyFlags defines the key flags on fs, -demo-key if demo is set, with
+// algHelp as -alg's usage.
+func addKeyFlags(fs *flag.FlagSet, demo bool, algHelp string) *keyFlags {
+	k := &keyFlags{fs: fs}
+	k.file = fs.String("key", "", "the client's private key `file`: PEM (PKCS #8, PKCS #1, SEC 1) or JWK")
+	if demo {
+		k.demo = fs.Bool("demo-key", false, "sign with the built-in demo client key (public, for 'pkjwt serve' without -config only)")
+	}
+	k.kid = fs.String("kid", "", "kid header (default: the JWK's kid, or the key's RFC 7638 thumbprint; -kid= omits it)")
+	k.alg = fs.String("alg", "", algHelp)
+	return k
+}
+
+// demoKey reports whether -demo-key was given.
+func (k *keyFlags) demoKey() bool { return k.demo != nil && *k.demo }
+
+// check returns a usage error unless exactly one of -key and -demo-key
+// was given.
+func (k *keyFlags) check() error {
+	switch {
+	case *k.file == "" && k.demo == nil:
+		return usageErrorf("-key is required")
+	case *k.file == "" && !*k.demo:
+		return usageErrorf("-key or -demo-key is required")
+	case *k.file != "" && k.demoKey():
+		return usageErrorf("-key and -demo-key are exclusive")
+	}
+	return nil
+}
+
+// load reads the key of -key (with -demo-key, the built-in demo client
+// key), picking the JWK Set member -kid if given, and settles its header:
+// kid is the -kid value when given (empty: no kid), else the JWK's kid
+// (none if it has none), else the key's RFC 7638 thumbprint; alg is -alg,
+// else the JWK's alg, else the key's default (RS256, ES256, ES384, ES512
+// or EdDSA). It does not check that alg fits the key: sign.NewSigner
+// does, or see checkAlg. Errors are usage errors.
+func (k *keyFlags) load() (signingKey, error) {
 	var (
 		key signingKey
 		err error
 	)
-	if demo {
+	if k.demoKey() {
 		key, err = parseSigningKey(demoClientKeyPEM, "")
 	} else {
-		key, err = readSigningKey(file, kid)
+		key, err = readSigningKey(*k.file, *k.kid)
 	}
 	if err != nil {
 		return signingKey{}, usageErrorf("-key: %v", err)
 	}
 	key.jwkAlg = key.alg
 	pub := key.signer.Public()
-	if kidSet {
-		key.kid = kid
+	if isSet(k.fs, "kid") {
+		key.kid = *k.kid
 	} else if !key.jwk {
 		if key.kid, err = sign.Thumbprint(pub); err != nil {
 			return signingKey{}, usageErrorf("-key: %v", err)
 		}
 	}
-	if alg != "" {
-		key.alg = alg
+	if *k.alg != "" {
+		key.alg = *k.alg
 	}
 	if key.alg == "" {
 		if key.alg, err = jose.DefaultAlg(pub); err != nil {
