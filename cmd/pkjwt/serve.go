@@ -70,19 +70,18 @@ func runServe(ctx context.Context, std stdio, args []string) error {
 	configFile := fs.String("config", "", "configuration `file` (default: the built-in demo configuration)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
 	printConfig := fs.Bool("print-demo-config", false, "print the built-in demo configuration and exit")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("unexpected argument %q", rest[0])
 	}
 	if *printConfig {
 		_, err := std.out.Write(demoConfigJSON)
 		return err
 	}
 
-	var cfg *serverConfig
+	var (
+		cfg *serverConfig
+		err error
+	)
 	if *configFile != "" {
 		cfg, err = loadConfigFile(*configFile)
 	} else {
