@@ -63,6 +63,10 @@
 //     fetched. RemoteConfig.InsecureAllowLoopbackAndHTTP allows http and
 //     loopback, for tests and development only.
 //   - Close stops every goroutine. Between fetches a Remote holds none.
+//   - RemoteConfig.Hooks (see [Hooks]) report each key lookup (cache hit,
+//     refresh started or refused by the rate limit, wait, key age) and each
+//     fetch (status, size, keys usable and skipped, duration, error), for
+//     metrics; nil hooks cost nothing.
 //
 // # What comes from github.com/MicahParks/jwkset
 //

@@ -209,8 +209,8 @@ func jsonish(contentType string) bool {
 }
 
 // fetch gets and parses the JWK Set at uri with client, reading at most
-// maxBytes of body.
-func fetch(ctx context.Context, client *http.Client, uri string, maxBytes int64) ([]verify.Key, []*KeyError, error) {
+// maxBytes of body, and notes the status and size in fs.
+func fetch(ctx context.Context, client *http.Client, uri string, maxBytes int64, fs *fetchStats) ([]verify.Key, []*KeyError, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, nil, err
@@ -222,6 +222,7 @@ func fetch(ctx context.Context, client *http.Client, uri string, maxBytes int64)
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
+	fs.status = resp.StatusCode
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return nil, nil, fmt.Errorf("%w: status %d (redirects are not followed)", ErrNotJWKS, resp.StatusCode)
@@ -233,6 +234,7 @@ func fetch(ctx context.Context, client *http.Client, uri string, maxBytes int64)
 		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrResponseTooLarge, resp.ContentLength, maxBytes)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	fs.bytes = len(body)
 	if err != nil {
 		return nil, nil, err
 	}

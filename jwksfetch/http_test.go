@@ -273,7 +273,7 @@ func TestFetchResponses(t *testing.T) {
 			t.Cleanup(srv.Close)
 			client := newHTTPClient(time.Second, addrPolicy{loopback: true})
 			t.Cleanup(client.CloseIdleConnections)
-			keys, _, err := fetch(bg, client, srv.URL, 1024)
+			keys, _, err := fetch(bg, client, srv.URL, 1024, &fetchStats{})
 			if tt.wantErr == nil {
 				if err != nil || len(keys) != 1 {
 					t.Fatalf("fetch = %d keys, %v", len(keys), err)
@@ -324,7 +324,7 @@ func TestHugeBody(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			_, _, err := fetch(bg, client, srv.URL, DefaultMaxResponseBytes)
+			_, _, err := fetch(bg, client, srv.URL, DefaultMaxResponseBytes, &fetchStats{})
 			runtime.ReadMemStats(&after)
 			if !errors.Is(err, ErrResponseTooLarge) {
 				t.Fatalf("fetch = %v, want ErrResponseTooLarge", err)
@@ -346,13 +346,13 @@ func TestFetchTimeout(t *testing.T) {
 	client := newHTTPClient(100*time.Millisecond, addrPolicy{loopback: true})
 	t.Cleanup(client.CloseIdleConnections)
 	start := time.Now()
-	_, _, err := fetch(bg, client, srv.URL, 1024)
+	_, _, err := fetch(bg, client, srv.URL, 1024, &fetchStats{})
 	if err == nil || time.Since(start) > 3*time.Second {
 		t.Fatalf("fetch = %v after %v, want a timeout", err, time.Since(start))
 	}
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
-	if _, _, err := fetch(ctx, client, srv.URL, 1024); !errors.Is(err, context.Canceled) {
+	if _, _, err := fetch(ctx, client, srv.URL, 1024, &fetchStats{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("fetch with a cancelled ctx = %v", err)
 	}
 }

@@ -86,8 +86,12 @@ type RemoteConfig struct {
 	// never logged.
 	Logger *slog.Logger
 	// OnFetch, if set, is called after every fetch with its error (nil on
-	// success), for metrics. It must be quick and safe for concurrent use.
+	// success). It must be quick and safe for concurrent use. Hooks.Fetch
+	// reports more.
 	OnFetch func(uri string, err error)
+	// Hooks receive every key lookup and fetch, for metrics and traces.
+	// Nil: none, at no cost.
+	Hooks *Hooks
 	// Now returns the current time, for staleness and the rate limit. Nil:
 	// time.Now. Timers (the background refresh, MaxWait, Timeout) use the
 	// real clock.
@@ -171,7 +175,10 @@ type keyState struct {
 }
 
 // fetchCall is one fetch that any number of callers wait for.
-type fetchCall struct{ done chan struct{} }
+type fetchCall struct {
+	done   chan struct{}
+	forced bool // caused by a caller, see start
+}
 
 // NewRemote returns a Remote for the JWK Set at uri, an https URL (http too
 // with InsecureAllowLoopbackAndHTTP). It starts the first fetch and
@@ -218,6 +225,9 @@ func (r *Remote) Key(ctx context.Context, kid, alg string) (verify.Key, error) {
 	if st.fresh(r.cfg.Now(), r.cfg.MaxStaleness) {
 		k, err := verify.SelectKey(st.keys, kid, alg)
 		if err == nil || !errors.Is(err, verify.ErrKeyNotFound) {
+			if r.cfg.Hooks != nil {
+				r.observeHit(ctx, st, err)
+			}
 			return k, err
 		}
 	}
@@ -226,8 +236,12 @@ func (r *Remote) Key(ctx context.Context, kid, alg string) (verify.Key, error) {
 
 // slowKey is Key when the current keys do not answer: it fetches (if the
 // rate limit allows), waits, and selects from what it has then.
-func (r *Remote) slowKey(ctx context.Context, kid, alg string) (verify.Key, error) {
-	if c, started := r.start(true); c != nil {
+func (r *Remote) slowKey(ctx context.Context, kid, alg string) (_ verify.Key, err error) {
+	c, started := r.start(true)
+	if r.cfg.Hooks != nil {
+		defer r.observeSlow(ctx, time.Now(), c, started, &err)
+	}
+	if c != nil {
 		if started {
 			go r.run(c)
 		}
@@ -304,7 +318,7 @@ func (r *Remote) start(forced bool) (c *fetchCall, started bool) {
 		}
 		r.lastForced = now
 	}
-	r.inflight = &fetchCall{done: make(chan struct{})}
+	r.inflight = &fetchCall{done: make(chan struct{}), forced: forced}
 	r.wg.Add(1)
 	return r.inflight, true
 }
@@ -314,7 +328,8 @@ func (r *Remote) start(forced bool) (c *fetchCall, started bool) {
 func (r *Remote) run(c *fetchCall) {
 	defer r.wg.Done()
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
-	keys, skipped, err := fetch(ctx, r.client, r.uri, r.cfg.MaxResponseBytes)
+	start, stats := time.Now(), fetchStats{}
+	keys, skipped, err := fetch(ctx, r.client, r.uri, r.cfg.MaxResponseBytes, &stats)
 	cancel()
 
 	old := r.state.Load()
@@ -328,6 +343,7 @@ func (r *Remote) run(c *fetchCall) {
 	r.state.Store(st)
 	if r.ctx.Err() == nil { // not aborted by Close
 		r.report(old, st, skipped)
+		r.observeFetch(c, start, &stats, st, len(skipped))
 	}
 
 	r.mu.Lock()
@@ -428,5 +444,6 @@ func (r *Remote) Close() error {
 	if r.ownsClient {
 		r.client.CloseIdleConnections()
 	}
+	r.observeClosed()
 	return nil
 }

@@ -3,17 +3,10 @@ package sign
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -106,11 +99,8 @@ type Signer struct {
 	clientID string
 	key      crypto.Signer
 	pub      crypto.PublicKey
-	alg      string
+	alg      *jose.Alg
 	kid      string
-	hash     crypto.Hash
-	opts     crypto.SignerOpts
-	ecSize   int // bytes of r and of s, for ES*; 0 otherwise
 	sigSize  int // bytes of a signature
 	lifetime time.Duration
 	now      func() time.Time
@@ -185,7 +175,7 @@ func NewSigner(clientID string, key crypto.Signer, issuer string, cfg *Config) (
 		Alg string `json:"alg"`
 		Kid string `json:"kid,omitempty"`
 		Typ string `json:"typ,omitempty"`
-	}{s.alg, s.kid, typ})
+	}{s.alg.Name, s.kid, typ})
 	if err != nil {
 		return nil, err
 	}
@@ -222,71 +212,27 @@ func NewSigner(clientID string, key crypto.Signer, issuer string, cfg *Config) (
 func (s *Signer) setAlg(alg string) error {
 	if alg == "" {
 		var err error
-		if alg, err = defaultAlg(s.pub); err != nil {
-			return err
+		if alg, err = jose.DefaultAlg(s.pub); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnsuitableKey, err)
 		}
 	}
-	if !slices.Contains(verify.DefaultAlgorithms(), alg) {
-		return fmt.Errorf("%w: alg %q: want one of %v", ErrUnsuitableKey, alg, verify.DefaultAlgorithms())
+	a := jose.Lookup(alg)
+	if a == nil || a.Symmetric() {
+		return fmt.Errorf("%w: alg %q: want one of %v", ErrUnsuitableKey, alg, jose.Asymmetric())
 	}
 	if err := verify.CheckKey(s.pub, alg, jose.MinRSABits); err != nil {
 		return fmt.Errorf("%w: alg %s: %w", ErrUnsuitableKey, alg, err)
 	}
-	s.alg = alg
-	switch alg[2:] {
-	case "256":
-		s.hash = crypto.SHA256
-	case "384":
-		s.hash = crypto.SHA384
-	case "512":
-		s.hash = crypto.SHA512
-	}
-	s.opts = s.hash
-	switch k := s.pub.(type) {
-	case *rsa.PublicKey:
-		if alg[0] == 'P' {
-			// golang-jwt and most verifiers expect the salt as long as the
-			// hash (RFC 7518 §3.5); rsa.PSSSaltLengthAuto would use the
-			// maximum.
-			s.opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: s.hash}
-		}
-		s.sigSize = k.Size()
-	case *ecdsa.PublicKey:
-		s.ecSize = (k.Curve.Params().BitSize + 7) / 8
-		s.sigSize = 2 * s.ecSize
-	case ed25519.PublicKey:
-		s.opts = crypto.Hash(0)
-		s.sigSize = ed25519.SignatureSize
-	}
+	s.alg = a
+	s.sigSize = a.SignatureSize(s.pub)
 	return nil
-}
-
-// defaultAlg returns the alg a key signs with unless configured.
-func defaultAlg(pub crypto.PublicKey) (string, error) {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return "RS256", nil
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256", nil
-		case elliptic.P384():
-			return "ES384", nil
-		case elliptic.P521():
-			return "ES512", nil
-		}
-		return "", fmt.Errorf("%w: unsupported curve %s", ErrUnsuitableKey, k.Curve.Params().Name)
-	case ed25519.PublicKey:
-		return "EdDSA", nil
-	}
-	return "", fmt.Errorf("%w: unsupported key type %T", ErrUnsuitableKey, pub)
 }
 
 // ClientID returns the client_id the Signer's assertions name.
 func (s *Signer) ClientID() string { return s.clientID }
 
 // Algorithm returns the JWS alg of the Signer's assertions.
-func (s *Signer) Algorithm() string { return s.alg }
+func (s *Signer) Algorithm() string { return s.alg.Name }
 
 // KeyID returns the kid of the Signer's assertions; empty with
 // [Config.OmitKeyID].
@@ -353,46 +299,13 @@ func (s *Signer) sign(claims []byte) (string, error) {
 	out := make([]byte, 0, len(s.header)+enc.EncodedLen(len(claims))+1+enc.EncodedLen(s.sigSize))
 	out = append(out, s.header...)
 	out = enc.AppendEncode(out, claims)
-	var (
-		sig []byte
-		err error
-	)
-	if s.hash == 0 {
-		sig, err = s.key.Sign(rand.Reader, out, s.opts) // Ed25519 signs the message itself
-	} else {
-		h := s.hash.New()
-		h.Write(out)
-		sig, err = s.key.Sign(rand.Reader, h.Sum(nil), s.opts)
-	}
+	// The alg table signs, converts ECDSA's DER to r||s and checks the
+	// signature's form and length.
+	sig, err := s.alg.SignAs(s.key, s.pub, out)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrSign, err)
-	}
-	if s.ecSize > 0 {
-		if sig, err = rawECDSA(sig, s.ecSize); err != nil {
-			return "", err
-		}
-	}
-	if len(sig) != s.sigSize {
-		return "", fmt.Errorf("%w: %s signature of %d bytes, want %d", ErrSign, s.alg, len(sig), s.sigSize)
 	}
 	out = append(out, '.')
 	out = enc.AppendEncode(out, sig)
 	return string(out), nil
-}
-
-// rawECDSA turns the ASN.1 DER signature a crypto.Signer returns for an
-// ECDSA key into the fixed-size r||s that JWS requires (RFC 7518 §3.4).
-func rawECDSA(der []byte, size int) ([]byte, error) {
-	var v struct{ R, S *big.Int }
-	rest, err := asn1.Unmarshal(der, &v)
-	if err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("%w: ECDSA signature is not ASN.1 DER (r, s)", ErrSign)
-	}
-	if v.R.Sign() <= 0 || v.S.Sign() <= 0 || v.R.BitLen() > 8*size || v.S.BitLen() > 8*size {
-		return nil, fmt.Errorf("%w: ECDSA signature values out of range", ErrSign)
-	}
-	out := make([]byte, 2*size)
-	v.R.FillBytes(out[:size])
-	v.S.FillBytes(out[size:])
-	return out, nil
 }

@@ -152,8 +152,9 @@ func (s *verification) lookupClient() error {
 }
 
 // findKey applies checks 7, 8 and 16: it finds the kid and the key of the
-// client that must verify the signature.
-func (s *verification) findKey() error {
+// client that must verify the signature, asking the client's KeySource
+// under ctx.
+func (s *verification) findKey(ctx context.Context) error {
 	h := &s.t.header
 	s.kid = h.kid.v
 	if h.kid.set && !h.kid.ok {
@@ -167,7 +168,7 @@ func (s *verification) findKey() error {
 		s.key = client.Secret
 		return nil
 	}
-	key, err := client.Keys.Key(s.ctx, s.kid, alg.Name)
+	key, err := client.Keys.Key(ctx, s.kid, alg.Name)
 	switch {
 	case errors.Is(err, ErrKeyNotFound):
 		return NewError(ErrKeyNotFound, err)

@@ -106,11 +106,15 @@ type Config struct {
 	RequireType bool
 	// Now returns the current time. Nil: time.Now.
 	Now func() time.Time
+	// Hooks receive the Verifier's events, for metrics and traces; New
+	// copies them. Nil: none, at no cost.
+	Hooks *Hooks
 }
 
 // withDefaults returns a validated copy of cfg with zero values replaced.
 func (cfg Config) withDefaults() (Config, error) {
 	cfg.Endpoints = slices.Clone(cfg.Endpoints)
+	cfg.Hooks = cfg.Hooks.clone()
 	if cfg.Audience < AudienceRFC7523bis || cfg.Audience > AudienceLegacy {
 		return cfg, fmt.Errorf("verify: unknown audience policy %d", cfg.Audience)
 	}

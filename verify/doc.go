@@ -17,6 +17,11 @@
 // its own client record can put it in [Client.Host] and find it again in
 // [Result.Host].
 //
+// [Config.Hooks] report each verification, key lookup and replay claim, for
+// metrics and traces (module github.com/pkjwt/pkjwt/integrations/otel
+// turns them into OpenTelemetry); nil hooks cost nothing. [Refusals] lists
+// every reason a verification can fail with.
+//
 // # The checks
 //
 // This is the one numbered list of what pkjwt checks; the README, the code

@@ -24,7 +24,19 @@ type sentinel struct {
 
 func (c *sentinel) Error() string { return "verify: " + c.description }
 
+// newCheck returns the sentinel of a check that Verify applies, and lists
+// it in [Refusals].
 func newCheck(reason, code, description string) *sentinel {
+	c := newEdgeCheck(reason, code, description)
+	verifyChecks = append(verifyChecks, c)
+	return c
+}
+
+// newEdgeCheck returns the sentinel of a failure that Verify never returns,
+// so that no hook sees it: a check of the HTTP edge or of RequestFromForm,
+// which refuse a request before any verification, or a host's or an
+// integration's own failure.
+func newEdgeCheck(reason, code, description string) *sentinel {
 	return &sentinel{reason: reason, code: code, description: description}
 }
 
@@ -40,15 +52,15 @@ var (
 	// application/x-www-form-urlencoded; it exceeds the edge's cap (HTTP
 	// 413); it cannot be read or is not a valid form; the URL query carries
 	// client credentials, or a client_id other than the body's.
-	ErrMethodNotAllowed error = newCheck("method_not_allowed", CodeInvalidRequest, "the request method must be POST")
-	ErrContentType      error = newCheck("content_type", CodeInvalidRequest, "the request body must be application/x-www-form-urlencoded")
-	ErrBodyTooLarge     error = newCheck("body_too_large", CodeInvalidRequest, "the request body is too large")
-	ErrMalformedBody    error = newCheck("malformed_body", CodeInvalidRequest, "the request body is not a valid form")
-	ErrQueryParameter   error = newCheck("query_parameter", CodeInvalidRequest, "client authentication parameters must be sent in the request body")
+	ErrMethodNotAllowed error = newEdgeCheck("method_not_allowed", CodeInvalidRequest, "the request method must be POST")
+	ErrContentType      error = newEdgeCheck("content_type", CodeInvalidRequest, "the request body must be application/x-www-form-urlencoded")
+	ErrBodyTooLarge     error = newEdgeCheck("body_too_large", CodeInvalidRequest, "the request body is too large")
+	ErrMalformedBody    error = newEdgeCheck("malformed_body", CodeInvalidRequest, "the request body is not a valid form")
+	ErrQueryParameter   error = newEdgeCheck("query_parameter", CodeInvalidRequest, "client authentication parameters must be sent in the request body")
 
 	// The client authentication parameters (checks 1-3).
 	ErrNoCredentials     error = newCheck("no_credentials", CodeInvalidClient, "no client authentication")
-	ErrRepeatedParameter error = newCheck("repeated_parameter", CodeInvalidRequest, "client authentication parameter repeated")
+	ErrRepeatedParameter error = newEdgeCheck("repeated_parameter", CodeInvalidRequest, "client authentication parameter repeated")
 	ErrMultipleMethods   error = newCheck("multiple_methods", CodeInvalidRequest, "more than one client authentication method")
 	ErrMissingParameter  error = newCheck("missing_parameter", CodeInvalidRequest, "client_assertion or client_assertion_type missing")
 	ErrAssertionType     error = newCheck("assertion_type", CodeInvalidClient, "unsupported client_assertion_type")
@@ -87,7 +99,7 @@ var (
 	ErrClientsUnavailable error = newCheck("clients_unavailable", CodeServerError, "client registry unavailable")
 	ErrKeysUnavailable    error = newCheck("keys_unavailable", CodeServerError, "client keys unavailable")
 	ErrReplayUnavailable  error = newCheck("replay_unavailable", CodeServerError, "replay store unavailable")
-	ErrInternal           error = newCheck("internal", CodeServerError, "internal server error")
+	ErrInternal           error = newEdgeCheck("internal", CodeServerError, "internal server error")
 )
 
 // Error is the error Verify returns. It carries the failed check's stable

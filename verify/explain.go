@@ -38,6 +38,7 @@ type verification struct {
 	kid    string // of the key that verifies the signature
 	key    any    // the public key, or the client's secret
 	at     time.Time
+	hooks  *Hooks // of a Verify with hooks; nil without, and under Explain
 }
 
 // now returns the time of the verification: Config.Now, called once.
@@ -89,14 +90,14 @@ var steps = [numSteps]struct {
 	stepClientID:  {"client_id", []stepID{stepSyntax}, func(s *verification) error { return checkClientID(s.req, &s.t.claims) }},  // 2
 	stepAlg:       {"alg", []stepID{stepSyntax}, (*verification).checkAlg},                                                        // 6
 	stepClient:    {"client", []stepID{stepIssuer, stepAlg}, (*verification).lookupClient},                                        // 10, 6, 16
-	stepKey:       {"key", []stepID{stepClient}, (*verification).findKey},                                                         // 7, 8, 16
+	stepKey:       {"key", []stepID{stepClient}, (*verification).lookupKey},                                                       // 7, 8, 16
 	stepSignature: {"signature", []stepID{stepKey}, func(s *verification) error { return s.t.checkSignature(s.alg, s.key) }},      // 5, 16
 	stepAudience:  {"aud", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkAudience(&s.t.claims) }},           // 11
 	stepExpiry:    {"exp", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkExpiry(&s.t.claims, s.now()) }},    // 12
 	stepNotBefore: {"nbf", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkNotBefore(&s.t.claims, s.now()) }}, // 13
 	stepIssuedAt:  {"iat", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkIssuedAt(&s.t.claims, s.now()) }},  // 13
 	stepJTI:       {"jti", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkJTI(&s.t.claims) }},                // 14
-	stepReplay:    {"replay", nil, func(s *verification) error { return s.v.claim(s.ctx, &s.t.claims) }},                          // 14
+	stepReplay:    {"replay", nil, (*verification).claim},                                                                         // 14
 }
 
 // parse runs check 4 and decodes the assertion.

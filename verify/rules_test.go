@@ -87,6 +87,8 @@ type ruleCase struct {
 	cfg  *verify.Config
 	req  verify.Request
 	want error // nil: accepted
+	// epoch is the replay store's epoch (zero: its memory is complete).
+	epoch time.Time
 }
 
 // ruleCases returns cases for every check of the package documentation
@@ -292,6 +294,7 @@ func ruleCases() []ruleCase {
 		{name: "14/jti 257 bytes", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("jti", strings.Repeat("j", 257)))), want: verify.ErrJTI},
 		{name: "ok/jti 256 bytes", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("jti", strings.Repeat("k", 256))))},
 		{name: "14/replay store down", req: req(good()), cfg: &verify.Config{}, want: verify.ErrReplayUnavailable},
+		{name: "14/issued before the replay store's epoch", req: req(good()), epoch: now, want: verify.ErrReplayEpoch},
 
 		// Check 15: unknown claims are ignored, member names are exact.
 		{name: "ok/unknown claims", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", func(c map[string]any) {
@@ -317,7 +320,7 @@ func TestRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var store = &mapStore{}
+			var store = &mapStore{epoch: tc.epoch}
 			v := newVerifier(t, tc.cfg, store)
 			if tc.name == "14/replay store down" {
 				v = newVerifier(t, tc.cfg, failingStore{})
@@ -340,8 +343,9 @@ func TestRules(t *testing.T) {
 				t.Errorf("result %+v with error", res)
 			}
 			checkError(t, err, tc.want, tc.req.Assertion)
-			// A rejected assertion never uses up its jti.
-			if n := len(store.m); n != 0 {
+			// A rejected assertion never uses up its jti, except one the
+			// replay store's epoch refuses: the claim is what reports it.
+			if n := len(store.m); n != 0 && tc.want != verify.ErrReplayEpoch {
 				t.Errorf("%d jti claimed by a rejected assertion", n)
 			}
 		})
@@ -386,7 +390,7 @@ func checkError(t *testing.T, err, want error, assertion string) {
 // Explain uses up no jti.
 func TestExplainAgreesWithVerify(t *testing.T) {
 	for _, tc := range ruleCases() {
-		if errors.Is(tc.want, verify.ErrReplayUnavailable) {
+		if errors.Is(tc.want, verify.ErrReplayUnavailable) || errors.Is(tc.want, verify.ErrReplayEpoch) {
 			continue // Explain never reaches the store
 		}
 		t.Run(tc.name, func(t *testing.T) {

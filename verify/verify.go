@@ -116,7 +116,14 @@ func (v *Verifier) SigningAlgorithms() []string {
 // ErrReplayUnavailable (Code CodeServerError) mean the server could not
 // decide; the others mean the request or the assertion is at fault.
 func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
-	s := &verification{v: v, ctx: ctx, req: req}
+	if v.cfg.Hooks != nil {
+		return v.verifyObserved(ctx, req)
+	}
+	return v.verify(&verification{v: v, ctx: ctx, req: req})
+}
+
+// verify runs the steps on s, in order, and returns Verify's result.
+func (v *Verifier) verify(s *verification) (*Result, error) {
 	for i := range steps {
 		if err := steps[i].run(s); err != nil {
 			return nil, err
@@ -131,7 +138,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 		JTI:       c.jti.v,
 		ExpiresAt: c.exp.t,
 		Host:      s.client.Host,
-		payload:   req.Assertion[strings.IndexByte(req.Assertion, '.')+1 : strings.LastIndexByte(req.Assertion, '.')],
+		payload:   s.req.Assertion[strings.IndexByte(s.req.Assertion, '.')+1 : strings.LastIndexByte(s.req.Assertion, '.')],
 	}
 	if c.iat.set {
 		res.IssuedAt = c.iat.t

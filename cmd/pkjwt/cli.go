@@ -167,6 +167,16 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseOptions is parseFlags for a command that takes flags only: a
+// positional argument is a usage error.
+func parseOptions(fs *flag.FlagSet, args []string) error {
+	rest, err := parseFlags(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = usageErrorf("unexpected argument %q", rest[0])
+	}
+	return err
+}
+
 // isSet reports whether the flag name was given on the command line.
 func isSet(fs *flag.FlagSet, name string) bool {
 	set := false

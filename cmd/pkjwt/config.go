@@ -38,6 +38,10 @@ type serverConfig struct {
 	Replay               *replayConfig  `json:"replay"`
 	Clients              []clientConfig `json:"clients"`
 
+	// Observability (see observe.go).
+	MetricsListen string `json:"metrics_listen"`
+	AccessLog     bool   `json:"access_log"`
+
 	// Derived by validate.
 	audience                     verify.AudiencePolicy
 	leeway, maxLifetime, refresh time.Duration
@@ -282,6 +286,9 @@ func (c *serverConfig) validate() error {
 	}
 	if err := validateIssuer(c.Issuer); err != nil {
 		return &configError{field: "issuer", err: err}
+	}
+	if err := c.validateObservability(); err != nil {
+		return err
 	}
 
 	c.audience = verify.AudienceRFC7523bis

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
 	"github.com/pkjwt/pkjwt/replay"
+	"github.com/pkjwt/pkjwt/sign"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -178,7 +179,7 @@ func TestZeroLeeway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, closeKeys, err := buildVerifier(cfg, &memStore{}, slog.New(slog.DiscardHandler))
+		v, closeKeys, err := buildVerifier(cfg, &memStore{}, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +217,7 @@ func TestDemoConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, _ := thumbprint(key.signer.Public())
+	tp, _ := sign.Thumbprint(key.signer.Public())
 	if c := cfg.Clients[0]; c.ClientID != demoClientID || !strings.Contains(string(c.JWKS), tp) {
 		t.Errorf("demo client %s does not hold the demo key %s", c.JWKS, tp)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkjwt/pkjwt/sign"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -28,12 +29,8 @@ Nothing leaves the machine and nothing is written to disk.
 
 func runDemo(ctx context.Context, std stdio, args []string) error {
 	fs := newFlagSet(std, "demo", "", demoHelp)
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("unexpected argument %q", rest[0])
 	}
 	return demo(ctx, std.out)
 }
@@ -58,7 +55,7 @@ func demo(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	d := &demoRun{w: w, client: &http.Client{Timeout: 5 * time.Second}, key: signingKey{signer: signer, alg: "ES256"}}
-	if d.key.kid, err = thumbprint(signer.Public()); err != nil {
+	if d.key.kid, err = sign.Thumbprint(signer.Public()); err != nil {
 		return err
 	}
 	jwks, err := publicJWKS(d.key)

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
-	"github.com/pkjwt/pkjwt/verify"
+	"github.com/pkjwt/pkjwt/sign"
 )
 
 const keygenHelp = `
@@ -34,13 +34,10 @@ func runKeygen(_ context.Context, std stdio, args []string) error {
 	kid := fs.String("kid", "", "key ID (default: the RFC 7638 thumbprint)")
 	alg := fs.String("alg", "", "alg of the JWK (default: RS256, ES256, ES384 or EdDSA by key type)")
 	force := fs.Bool("force", false, "replace existing output files")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case len(rest) > 0:
-		return usageErrorf("unexpected argument %q", rest[0])
 	case *outPrivate == "":
 		return usageErrorf("-out-private is required")
 	case *outPrivate == "-":
@@ -73,18 +70,15 @@ func runKeygen(_ context.Context, std stdio, args []string) error {
 	}
 	k := signingKey{signer: signer, kid: *kid, alg: *alg}
 	if k.alg == "" {
-		if k.alg, err = defaultAlg(signer.Public()); err != nil {
+		if k.alg, err = jose.DefaultAlg(signer.Public()); err != nil {
 			return err
 		}
 	}
-	if !slices.Contains(verify.DefaultAlgorithms(), k.alg) {
-		return usageErrorf("-alg %q: want one of %s", k.alg, strings.Join(verify.DefaultAlgorithms(), ", "))
-	}
-	if err := verify.CheckKey(signer.Public(), k.alg, jose.MinRSABits); err != nil {
-		return usageErrorf("-alg %s does not fit a %s key: %v", k.alg, *typ, err)
+	if err := checkAlg(signer.Public(), k.alg, jose.MinRSABits); err != nil {
+		return err
 	}
 	if k.kid == "" {
-		if k.kid, err = thumbprint(signer.Public()); err != nil {
+		if k.kid, err = sign.Thumbprint(signer.Public()); err != nil {
 			return err
 		}
 	}

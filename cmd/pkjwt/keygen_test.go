@@ -1,16 +1,13 @@
 package main
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rsa"
-	"encoding/base64"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pkjwt/pkjwt/sign"
 )
 
 func TestKeygenRoundTrip(t *testing.T) {
@@ -46,7 +43,7 @@ func TestKeygenRoundTrip(t *testing.T) {
 			}
 			k := keys[0]
 			pub := publicKeyOf(t, k)
-			tp, err := thumbprint(pub)
+			tp, err := sign.Thumbprint(pub)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,41 +152,6 @@ func TestKeygenUsage(t *testing.T) {
 		r := pkjwt(t, "", append([]string{"keygen"}, tc.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("keygen %q: want exit 2 and %q\n%v", tc.args, tc.want, r)
-		}
-	}
-}
-
-// TestThumbprint checks the example of RFC 7638 §3.1 and the other key
-// types against their own JWKs.
-func TestThumbprint(t *testing.T) {
-	n, err := base64.RawURLEncoding.DecodeString("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := thumbprint(&rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
-		t.Errorf("RFC 7638 example: thumbprint %s, want %s", got, want)
-	}
-	for _, typ := range []string{"p256", "p384", "ed25519"} {
-		k, err := generateKey(typ, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := thumbprint(k.Public())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var other crypto.Signer
-		switch k.(type) {
-		case *ecdsa.PrivateKey, ed25519.PrivateKey:
-			other, _ = generateKey(typ, 0)
-		}
-		b, _ := thumbprint(other.Public())
-		if len(a) != 43 || a == b {
-			t.Errorf("%s: thumbprints %q and %q", typ, a, b)
 		}
 	}
 }

@@ -8,19 +8,22 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/MicahParks/jwkset"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
+	"github.com/pkjwt/pkjwt/sign"
+	"github.com/pkjwt/pkjwt/verify"
 )
 
 // keyTypes are the -type values of keygen.
@@ -46,24 +49,108 @@ func generateKey(typ string, bits int) (crypto.Signer, error) {
 	return nil, fmt.Errorf("unknown key type %q (want rsa, p256, p384 or ed25519)", typ)
 }
 
-// defaultAlg returns the JWS alg a key signs with unless told otherwise:
-// RS256, ES256, ES384, ES512 or EdDSA (see package internal/jose).
-func defaultAlg(pub crypto.PublicKey) (string, error) {
-	if alg := jose.NaturalAlg(pub); alg != "" {
-		return alg, nil
-	}
-	if k, ok := pub.(*ecdsa.PublicKey); ok {
-		return "", fmt.Errorf("unsupported curve %s", k.Curve.Params().Name)
-	}
-	return "", fmt.Errorf("unsupported key type %T", pub)
-}
-
-// signingKey is a private key with the JWK metadata it came with, if any.
+// signingKey is a private key with the kid and alg of its header. As
+// read, kid and alg are the JWK's (empty for PEM keys); keyFlags.load
+// settles them.
 type signingKey struct {
 	signer crypto.Signer
-	kid    string // the JWK's kid; empty for PEM keys
-	alg    string // the JWK's alg; empty for PEM keys
+	kid    string // the header's kid; empty: none
+	alg    string // the header's alg
+	jwkAlg string // the JWK's alg as read, if any
 	jwk    bool   // read from a JWK
+}
+
+// keyFlags are the client key flags of mint, token and probe: -key,
+// -demo-key (where the command has it), -kid and -alg.
+type keyFlags struct {
+	fs   *flag.FlagSet
+	file *string
+	demo *bool // nil without -demo-key
+	kid  *string
+	alg  *string
+}
+
+// addKeyFlags defines the key flags on fs, -demo-key if demo is set, with
+// algHelp as -alg's usage.
+func addKeyFlags(fs *flag.FlagSet, demo bool, algHelp string) *keyFlags {
+	k := &keyFlags{fs: fs}
+	k.file = fs.String("key", "", "the client's private key `file`: PEM (PKCS #8, PKCS #1, SEC 1) or JWK")
+	if demo {
+		k.demo = fs.Bool("demo-key", false, "sign with the built-in demo client key (public, for 'pkjwt serve' without -config only)")
+	}
+	k.kid = fs.String("kid", "", "kid header (default: the JWK's kid, or the key's RFC 7638 thumbprint; -kid= omits it)")
+	k.alg = fs.String("alg", "", algHelp)
+	return k
+}
+
+// demoKey reports whether -demo-key was given.
+func (k *keyFlags) demoKey() bool { return k.demo != nil && *k.demo }
+
+// check returns a usage error unless exactly one of -key and -demo-key
+// was given.
+func (k *keyFlags) check() error {
+	switch {
+	case *k.file == "" && k.demo == nil:
+		return usageErrorf("-key is required")
+	case *k.file == "" && !*k.demo:
+		return usageErrorf("-key or -demo-key is required")
+	case *k.file != "" && k.demoKey():
+		return usageErrorf("-key and -demo-key are exclusive")
+	}
+	return nil
+}
+
+// load reads the key of -key (with -demo-key, the built-in demo client
+// key), picking the JWK Set member -kid if given, and settles its header:
+// kid is the -kid value when given (empty: no kid), else the JWK's kid
+// (none if it has none), else the key's RFC 7638 thumbprint; alg is -alg,
+// else the JWK's alg, else the key's default (RS256, ES256, ES384, ES512
+// or EdDSA). It does not check that alg fits the key: sign.NewSigner
+// does, or see checkAlg. Errors are usage errors.
+func (k *keyFlags) load() (signingKey, error) {
+	var (
+		key signingKey
+		err error
+	)
+	if k.demoKey() {
+		key, err = parseSigningKey(demoClientKeyPEM, "")
+	} else {
+		key, err = readSigningKey(*k.file, *k.kid)
+	}
+	if err != nil {
+		return signingKey{}, usageErrorf("-key: %v", err)
+	}
+	key.jwkAlg = key.alg
+	pub := key.signer.Public()
+	if isSet(k.fs, "kid") {
+		key.kid = *k.kid
+	} else if !key.jwk {
+		if key.kid, err = sign.Thumbprint(pub); err != nil {
+			return signingKey{}, usageErrorf("-key: %v", err)
+		}
+	}
+	if *k.alg != "" {
+		key.alg = *k.alg
+	}
+	if key.alg == "" {
+		if key.alg, err = jose.DefaultAlg(pub); err != nil {
+			return signingKey{}, usageErrorf("-key: %v", err)
+		}
+	}
+	return key, nil
+}
+
+// checkAlg returns a usage error unless alg is a public-key alg (see
+// verify.DefaultAlgorithms) that fits pub, an RSA key having at least
+// minRSABits.
+func checkAlg(pub crypto.PublicKey, alg string, minRSABits int) error {
+	if !slices.Contains(verify.DefaultAlgorithms(), alg) {
+		return usageErrorf("-alg %q: want one of %s", alg, strings.Join(verify.DefaultAlgorithms(), ", "))
+	}
+	if err := verify.CheckKey(pub, alg, minRSABits); err != nil {
+		return usageErrorf("alg %s does not fit the key: %v", alg, err)
+	}
+	return nil
 }
 
 // readSigningKey reads a private key from file: PEM (PKCS #8, PKCS #1 or
@@ -111,7 +198,7 @@ func parseSigningKey(b []byte, kid string) (signingKey, error) {
 		if !ok {
 			return signingKey{}, fmt.Errorf("unsupported private key type %T", k)
 		}
-		if _, err := defaultAlg(s.Public()); err != nil {
+		if _, err := jose.DefaultAlg(s.Public()); err != nil {
 			return signingKey{}, err
 		}
 		return signingKey{signer: s}, nil
@@ -160,7 +247,7 @@ func privateJWK(raw []byte) (signingKey, error) {
 	if !ok || isPublic(j.Key()) {
 		return signingKey{}, errors.New("JWK: not a private key (no \"d\")")
 	}
-	if _, err := defaultAlg(s.Public()); err != nil {
+	if _, err := jose.DefaultAlg(s.Public()); err != nil {
 		return signingKey{}, fmt.Errorf("JWK: %w", err)
 	}
 	m := j.Marshal()
@@ -187,45 +274,6 @@ func jwkOf(key any, kid, alg, use string, private bool) (jwkset.JWKMarshal, erro
 		return jwkset.JWKMarshal{}, err
 	}
 	return j.Marshal(), nil
-}
-
-// thumbprint returns the RFC 7638 JWK thumbprint (SHA-256, base64url) of
-// pub: the hash of its required members in lexicographic order.
-func thumbprint(pub crypto.PublicKey) (string, error) {
-	m, err := jwkOf(pub, "", "", "", false)
-	if err != nil {
-		return "", err
-	}
-	var members any
-	switch m.KTY {
-	case jwkset.KtyRSA:
-		members = struct {
-			E   string `json:"e"`
-			KTY string `json:"kty"`
-			N   string `json:"n"`
-		}{m.E, string(m.KTY), m.N}
-	case jwkset.KtyEC:
-		members = struct {
-			CRV string `json:"crv"`
-			KTY string `json:"kty"`
-			X   string `json:"x"`
-			Y   string `json:"y"`
-		}{string(m.CRV), string(m.KTY), m.X, m.Y}
-	case jwkset.KtyOKP:
-		members = struct {
-			CRV string `json:"crv"`
-			KTY string `json:"kty"`
-			X   string `json:"x"`
-		}{string(m.CRV), string(m.KTY), m.X}
-	default:
-		return "", fmt.Errorf("no thumbprint for kty %q", m.KTY)
-	}
-	b, err := json.Marshal(members)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
 // publicJWKS renders the public halves of keys as a JWK Set document, with

@@ -41,35 +41,28 @@ func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func runMint(_ context.Context, std stdio, args []string) error {
 	fs := newFlagSet(std, "mint", "-key FILE -iss CLIENT_ID -aud ISSUER [flags]", mintHelp)
-	keyFile := fs.String("key", "", "private key `file`: PEM (PKCS #8, PKCS #1, SEC 1) or JWK")
-	demoKey := fs.Bool("demo-key", false, "sign with the built-in demo client key (public, for 'pkjwt serve' without -config only)")
+	keyFlags := addKeyFlags(fs, true, "signing alg (default: the JWK's alg, or RS256, ES256, ES384, ES512 or EdDSA by key type)")
 	iss := fs.String("iss", "", "issuer: the client_id (required; with -demo-key default "+demoClientID+")")
 	sub := fs.String("sub", "", "subject (default: the -iss value)")
 	var aud stringsFlag
 	fs.Var(&aud, "aud", "audience: the authorization server's issuer identifier (required; repeat for several)")
 	audArray := fs.Bool("aud-array", false, "encode aud as a JSON array even when it has one value")
 	lifetime := fs.Duration("lifetime", 60*time.Second, "time until exp; negative mints an expired assertion (for testing)")
-	alg := fs.String("alg", "", "signing alg (default: the JWK's alg, or RS256, ES256, ES384, ES512 or EdDSA by key type)")
-	kid := fs.String("kid", "", "kid header (default: the JWK's kid, or the key's RFC 7638 thumbprint; -kid= omits it)")
 	typ := fs.String("typ", "JWT", "typ header (-typ= omits it)")
 	jti := fs.String("jti", "", "jti claim (default: 128 random bits)")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
+		return err
+	}
+	if err := keyFlags.check(); err != nil {
 		return err
 	}
 	switch {
-	case len(rest) > 0:
-		return usageErrorf("unexpected argument %q", rest[0])
-	case *keyFile == "" && !*demoKey:
-		return usageErrorf("-key or -demo-key is required")
-	case *keyFile != "" && *demoKey:
-		return usageErrorf("-key and -demo-key are exclusive")
 	case len(aud) == 0:
 		return usageErrorf("-aud is required (the authorization server's issuer identifier)")
 	case *lifetime == 0:
 		return usageErrorf("-lifetime must not be zero")
 	}
-	if *iss == "" && *demoKey {
+	if *iss == "" && keyFlags.demoKey() {
 		*iss = demoClientID
 	}
 	if *iss == "" {
@@ -79,24 +72,9 @@ func runMint(_ context.Context, std stdio, args []string) error {
 		*sub = *iss
 	}
 
-	var key signingKey
-	if *demoKey {
-		key, err = parseSigningKey(demoClientKeyPEM, "")
-	} else {
-		key, err = readSigningKey(*keyFile, *kid)
-	}
+	key, err := keyFlags.load()
 	if err != nil {
-		return usageErrorf("-key: %v", err)
-	}
-	if isSet(fs, "kid") {
-		key.kid = *kid
-	} else if !key.jwk {
-		if key.kid, err = sign.Thumbprint(key.signer.Public()); err != nil {
-			return err
-		}
-	}
-	if *alg != "" {
-		key.alg = *alg
+		return err
 	}
 	if *jti == "" {
 		*jti = randomString(16)
@@ -132,12 +110,7 @@ func runMint(_ context.Context, std stdio, args []string) error {
 // wrapping sign.ErrUnsuitableKey when the alg does not fit the key (RSA
 // under 2048 bits included).
 func signAssertion(key signingKey, typ string, claims jwt.MapClaims) (string, error) {
-	cfg := &sign.Config{Algorithm: key.alg, Type: typ, OmitType: typ == ""}
-	if key.kid == "" {
-		cfg.OmitKeyID = true
-	} else {
-		cfg.KeyID = key.kid
-	}
+	cfg := &sign.Config{Algorithm: key.alg, KeyID: key.kid, OmitKeyID: key.kid == "", Type: typ, OmitType: typ == ""}
 	iss, _ := claims["iss"].(string)
 	aud, _ := claims["aud"].(string)
 	if auds, ok := claims["aud"].([]string); ok && len(auds) > 0 {

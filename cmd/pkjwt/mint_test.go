@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/sign"
 )
 
 // keyFiles writes the named testkeys key in every format mint reads and
@@ -54,7 +55,7 @@ func TestMintKeyFormats(t *testing.T) {
 				start := time.Now().Truncate(time.Second)
 				r := mustRun(t, "", "mint", "-key", file, "-iss", "client-1", "-aud", aud)
 				h, c := decodeJWT(t, r.stdout)
-				wantKID, err := thumbprint(testkeys.Public(name))
+				wantKID, err := sign.Thumbprint(testkeys.Public(name))
 				if err != nil {
 					t.Fatal(err)
 				}

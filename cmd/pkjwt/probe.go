@@ -8,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/pkjwt/pkjwt/verify"
 )
 
 const probeHelp = `
@@ -66,7 +63,7 @@ const (
 type probeConfig struct {
 	issuer, aud, clientID, otherClientID              string
 	tokenURL, introspectionURL, revocationURL, parURL string
-	key                                               probeSigningKey
+	key                                               signingKey
 	registeredAlg                                     string // the alg the client registered, if known
 	params                                            url.Values
 	jsonOut, dryRun, insecureHTTP                     bool
@@ -85,10 +82,7 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 	aud := fs.String("aud", "", "the aud of correct assertions (default: the issuer, or the token endpoint without -issuer)")
 	clientID := fs.String("client-id", "", "the client_id of the registered private_key_jwt client (required)")
 	otherClient := fs.String("other-client-id", "pkjwt-probe-other-client", "a client_id that is not the probe's client, for the identity probes")
-	keyFile := fs.String("key", "", "the client's private key `file`: PEM (PKCS #8, PKCS #1, SEC 1) or JWK")
-	demoKey := fs.Bool("demo-key", false, "sign with the built-in demo client key (for 'pkjwt serve' without -config)")
-	kid := fs.String("kid", "", "kid header (default: the JWK's kid, or the key's RFC 7638 thumbprint; -kid= omits it)")
-	alg := fs.String("alg", "", "the client's registered signing alg (default: the JWK's alg, or by key type); enables the other-alg probe")
+	keyFlags := addKeyFlags(fs, true, "the client's registered signing alg (default: the JWK's alg, or by key type); enables the other-alg probe")
 	grantType := fs.String("grant-type", "client_credentials", "grant_type of token requests")
 	scope := fs.String("scope", "", "scope of token requests, if any")
 	resource := fs.String("resource", "", "resource indicator (RFC 8707) of token requests, if any")
@@ -115,10 +109,6 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 		return usageErrorf("-issuer or -token-url is required")
 	case *clientID == "":
 		return usageErrorf("-client-id is required")
-	case *keyFile == "" && !*demoKey:
-		return usageErrorf("-key or -demo-key is required")
-	case *keyFile != "" && *demoKey:
-		return usageErrorf("-key and -demo-key are exclusive")
 	case *otherClient == "" || *otherClient == *clientID:
 		return usageErrorf("-other-client-id must name another client")
 	case *maxRequests <= 0:
@@ -127,6 +117,9 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 		return usageErrorf("-rate must not be negative")
 	case *timeout <= 0:
 		return usageErrorf("-timeout must be positive")
+	}
+	if err := keyFlags.check(); err != nil {
+		return err
 	}
 	cfg := probeConfig{
 		issuer: *issuer, aud: *aud, clientID: *clientID, otherClientID: *otherClient,
@@ -164,10 +157,10 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 			return usageErrorf("-%s: %v", u.flag, err)
 		}
 	}
-	if cfg.key, err = probeKey(*keyFile, *demoKey, *kid, isSet(fs, "kid"), *alg); err != nil {
+	if cfg.key, err = probeKey(keyFlags); err != nil {
 		return err
 	}
-	cfg.registeredAlg = *alg
+	cfg.registeredAlg = *keyFlags.alg
 	if cfg.registeredAlg == "" {
 		cfg.registeredAlg = cfg.key.jwkAlg
 	}
@@ -216,49 +209,17 @@ func runProbe(ctx context.Context, std stdio, args []string) error {
 // why.
 var silentUsage = &exitError{code: exitUsage, err: errors.New("")}
 
-// probeSigningKey is the client's key as the probe signs with it.
-type probeSigningKey struct {
-	signingKey
-	jwkAlg string // the alg member of the JWK the key came from, if any
-}
-
-// probeKey reads the client's key the way mint does.
-func probeKey(file string, demo bool, kid string, kidSet bool, alg string) (probeSigningKey, error) {
-	var (
-		key signingKey
-		err error
-	)
-	if demo {
-		key, err = parseSigningKey(demoClientKeyPEM, "")
-	} else {
-		key, err = readSigningKey(file, kid)
-	}
+// probeKey reads the client's key the way mint does, and checks its alg
+// (with no floor on RSA key sizes: the probe may test a server with one).
+func probeKey(flags *keyFlags) (signingKey, error) {
+	key, err := flags.load()
 	if err != nil {
-		return probeSigningKey{}, usageErrorf("-key: %v", err)
+		return signingKey{}, err
 	}
-	pk := probeSigningKey{signingKey: key, jwkAlg: key.alg}
-	if kidSet {
-		pk.kid = kid
-	} else if !key.jwk {
-		if pk.kid, err = thumbprint(key.signer.Public()); err != nil {
-			return probeSigningKey{}, err
-		}
+	if err := checkAlg(key.signer.Public(), key.alg, 0); err != nil {
+		return signingKey{}, err
 	}
-	if alg != "" {
-		pk.alg = alg
-	}
-	if pk.alg == "" {
-		if pk.alg, err = defaultAlg(key.signer.Public()); err != nil {
-			return probeSigningKey{}, usageErrorf("-key: %v", err)
-		}
-	}
-	if !slices.Contains(verify.DefaultAlgorithms(), pk.alg) {
-		return probeSigningKey{}, usageErrorf("-alg %q: want one of %s", pk.alg, strings.Join(verify.DefaultAlgorithms(), ", "))
-	}
-	if err := verify.CheckKey(key.signer.Public(), pk.alg, 0); err != nil {
-		return probeSigningKey{}, usageErrorf("alg %s does not fit the key: %v", pk.alg, err)
-	}
-	return pk, nil
+	return key, nil
 }
 
 // checkTargetURL accepts https URLs, and http URLs of loopback hosts when

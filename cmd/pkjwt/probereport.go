@@ -253,7 +253,7 @@ func (p *prober) explainBaseline(rep *probeReport) string {
 
 // localSteps runs pkjwt's verifier's Explain on tok for issuer aud and a
 // client whose only key is the public half of key.
-func localSteps(aud, clientID string, key probeSigningKey, tok string) ([]verify.Step, bool) {
+func localSteps(aud, clientID string, key signingKey, tok string) ([]verify.Step, bool) {
 	keys, err := verify.NewKeySet(verify.Key{ID: key.kid, Public: key.signer.Public(), Algorithm: key.alg})
 	if err != nil {
 		return nil, false

@@ -19,6 +19,8 @@ metadata, every client authenticated with private_key_jwt.
   GET  /.well-known/oauth-authorization-server   metadata
   POST /token        grant_type=client_credentials [scope=...]
   POST /introspect   token=...
+  GET  /healthz      200 while the process serves
+  GET  /readyz       200 when the replay store answers, else 503
 
 The configuration is JSON; unknown fields are errors:
 
@@ -31,6 +33,8 @@ The configuration is JSON; unknown fields are errors:
     "max_lifetime_seconds": 600,               optional, default 600
     "jwks_refresh_seconds": 300,               optional, default 300
     "replay": {"redis_url": "redis://127.0.0.1:6379/0"},   optional; see below
+    "metrics_listen": "127.0.0.1:9090",        optional: Prometheus /metrics, /healthz, /readyz
+    "access_log": false,                       optional: one log record per request
     "clients": [
       {"client_id": "c1", "jwks_uri": "https://c1.example/jwks.json",
        "token_endpoint_auth_signing_alg": "ES256"},
@@ -72,19 +76,18 @@ func runServe(ctx context.Context, std stdio, args []string) error {
 	configFile := fs.String("config", "", "configuration `file` (default: the built-in demo configuration)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
 	printConfig := fs.Bool("print-demo-config", false, "print the built-in demo configuration and exit")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("unexpected argument %q", rest[0])
 	}
 	if *printConfig {
 		_, err := std.out.Write(demoConfigJSON)
 		return err
 	}
 
-	var cfg *serverConfig
+	var (
+		cfg *serverConfig
+		err error
+	)
 	if *configFile != "" {
 		cfg, err = loadConfigFile(*configFile)
 	} else {
@@ -110,6 +113,12 @@ func runServe(ctx context.Context, std stdio, args []string) error {
 	}
 	fmt.Fprintf(std.err, "pkjwt serve: listening on %s (issuer %s, clients: %d, audience policy: %s, replay store: %s)\n",
 		ln.Addr(), cfg.Issuer, len(cfg.Clients), cfg.audience, replayName(cfg))
+	stopMetrics, err := s.startMetrics(ctx, std, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	if *configFile == "" {
 		printServeDemoHelp(std, cfg)
 	}

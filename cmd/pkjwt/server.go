@@ -45,6 +45,8 @@ type server struct {
 	tokens   *tokenStore
 
 	tokenEndpoint, introspectionEndpoint string
+	obs                                  *observer    // nil: no metrics, no access log
+	readyChecks                          []readyCheck // of /readyz
 
 	closeOnce sync.Once
 	closers   []func() error
@@ -63,6 +65,7 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 		tokens:                newTokenStore(time.Now),
 		tokenEndpoint:         cfg.Issuer + "/token",
 		introspectionEndpoint: cfg.Issuer + "/introspect",
+		obs:                   newObserver(cfg, logger),
 	}
 	defer func() {
 		if err != nil {
@@ -75,14 +78,14 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 	if err != nil {
 		return s, err
 	}
-	v, closeKeys, err := buildVerifier(cfg, store, logger)
+	v, closeKeys, err := buildVerifier(cfg, store, logger, s.obs)
 	if err != nil {
 		return s, err
 	}
 	s.closers = append(s.closers, closeKeys)
 	s.verifier = v
 
-	auth, err := middleware.New(v, middleware.WithLogger(logger))
+	auth, err := middleware.New(v, s.obs.middlewareOptions(logger)...)
 	if err != nil {
 		return s, err
 	}
@@ -93,7 +96,9 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 	// Any method reaches the middleware, which answers 405 in JSON.
 	mux.Handle(prefix+"/token", auth(http.HandlerFunc(s.token)))
 	mux.Handle(prefix+"/introspect", auth(http.HandlerFunc(s.introspect)))
-	s.handler = mux
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.handler = s.obs.wrap(mux)
 	return s, nil
 }
 
@@ -143,6 +148,7 @@ func (s *server) replayStore(ctx context.Context, cfg *serverConfig, logger *slo
 		return m, nil
 	}
 	s.closers = append(s.closers, rdb.Close)
+	s.readyChecks = append(s.readyChecks, readyCheck{"replay store", func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	pingCtx, cancel := context.WithTimeout(ctx, redisPingTimeout)
 	defer cancel()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
@@ -174,8 +180,8 @@ func defaultStatePath(issuer string) string {
 
 // buildVerifier returns the verifier the configuration describes, claiming
 // jtis in store, and a function that stops its key sources. Fetch problems
-// of jwks_uri key sets go to logger.
-func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger) (*verify.Verifier, func() error, error) {
+// of jwks_uri key sets go to logger; events to obs (nil: none).
+func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger, obs *observer) (*verify.Verifier, func() error, error) {
 	var reg *jwksfetch.Registry
 	closeKeys := func() error {
 		if reg != nil {
@@ -195,6 +201,7 @@ func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger) (
 					InsecureAllowLoopbackAndHTTP: cfg.AllowInsecureJWKSURI,
 					InsecureAllowPrivateNetworks: cfg.AllowInsecureJWKSURI,
 					Logger:                       logger,
+					Hooks:                        obs.jwksHooks(),
 				}})
 				if err != nil {
 					return nil, nil, err
@@ -218,6 +225,7 @@ func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger) (
 		Audience:    cfg.audience,
 		Leeway:      cfg.leeway,
 		MaxLifetime: cfg.maxLifetime,
+		Hooks:       obs.verifyHooks(),
 	}
 	if cfg.leeway == 0 {
 		vcfg.Leeway = -1 // verify reads zero as its default; the config means none

@@ -50,9 +50,7 @@ func runToken(ctx context.Context, std stdio, args []string) error {
 	issuer := fs.String("issuer", "", "the authorization server's issuer identifier: the assertion's aud, and where the token endpoint is discovered")
 	tokenURL := fs.String("token-url", "", "token endpoint `URL` (default: discovered from -issuer's metadata)")
 	clientID := fs.String("client-id", "", "the client_id (required)")
-	keyFile := fs.String("key", "", "private key `file`: PEM (PKCS #8, PKCS #1, SEC 1) or JWK (required)")
-	kid := fs.String("kid", "", "kid header (default: the JWK's kid, or the key's RFC 7638 thumbprint; -kid= omits it)")
-	alg := fs.String("alg", "", "signing alg (default: the JWK's alg, or RS256, ES256, ES384, ES512 or EdDSA by key type; PS256 for RSA-PSS)")
+	keyFlags := addKeyFlags(fs, false, "signing alg (default: the JWK's alg, or RS256, ES256, ES384, ES512 or EdDSA by key type)")
 	var aud, scopes, resources stringsFlag
 	fs.Var(&aud, "aud", "the assertion's aud instead of -issuer (repeat for several), for servers that want the token endpoint URL")
 	fs.Var(&scopes, "scope", "scope to request (repeat, or space-separate, for several)")
@@ -61,17 +59,12 @@ func runToken(ctx context.Context, std stdio, args []string) error {
 	lifetime := fs.Duration("lifetime", sign.DefaultLifetime, "the assertion's lifetime (at most 10m)")
 	verbose := fs.Bool("v", false, "print the assertion's header and claims to standard error")
 	timeout := fs.Duration("timeout", 30*time.Second, "time limit of the whole exchange, discovery included")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseOptions(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case len(rest) > 0:
-		return usageErrorf("unexpected argument %q", rest[0])
 	case *clientID == "":
 		return usageErrorf("-client-id is required")
-	case *keyFile == "":
-		return usageErrorf("-key is required")
 	case *issuer == "" && *tokenURL == "":
 		return usageErrorf("-issuer or -token-url is required")
 	case *issuer == "" && len(aud) == 0:
@@ -79,25 +72,15 @@ func runToken(ctx context.Context, std stdio, args []string) error {
 	case *timeout <= 0:
 		return usageErrorf("-timeout must be positive")
 	}
+	if err := keyFlags.check(); err != nil {
+		return err
+	}
 
-	key, err := readSigningKey(*keyFile, *kid)
+	key, err := keyFlags.load()
 	if err != nil {
-		return usageErrorf("-key: %v", err)
+		return err
 	}
-	cfg := &sign.Config{Algorithm: *alg, Lifetime: *lifetime, Audience: aud}
-	if cfg.Algorithm == "" {
-		cfg.Algorithm = key.alg
-	}
-	switch {
-	case isSet(fs, "kid") && *kid == "":
-		cfg.OmitKeyID = true
-	case isSet(fs, "kid"):
-		cfg.KeyID = *kid
-	case key.jwk && key.kid == "":
-		cfg.OmitKeyID = true
-	case key.jwk:
-		cfg.KeyID = key.kid
-	}
+	cfg := &sign.Config{Algorithm: key.alg, KeyID: key.kid, OmitKeyID: key.kid == "", Lifetime: *lifetime, Audience: aud}
 	signer, err := sign.NewSigner(*clientID, key.signer, *issuer, cfg)
 	if err != nil {
 		return usageErrorf("%v", err)

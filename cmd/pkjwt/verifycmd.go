@@ -98,7 +98,7 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		if v, closeKeys, err = buildVerifier(cfg, store, logger); err != nil {
+		if v, closeKeys, err = buildVerifier(cfg, store, logger, nil); err != nil {
 			return err
 		}
 		against = fmt.Sprintf("the configuration %s (issuer %s, audience policy %s)", *configFile, cfg.Issuer, cfg.audience)

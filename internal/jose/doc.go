@@ -1,7 +1,10 @@
 // Package jose is pkjwt's one table of JWS algorithms and of the keys that
 // fit them, and its one definition of private JWK members. Package verify
-// checks signatures with it, jwksfetch vets JWKs with it, and the pkjwt
-// command and internal/testkeys sign with it.
+// checks signatures with it, jwksfetch vets JWKs with it, and package sign
+// (the client side), the pkjwt command and internal/testkeys sign with it.
+// Signing refuses what a faulty crypto.Signer may return: ECDSA signatures
+// that are not DER or whose r or s lies outside (0, N), and signatures of
+// the wrong length for the key.
 //
 // Algorithms (alg names are compared exactly, case included):
 //

@@ -169,6 +169,35 @@ func NaturalAlg(pub crypto.PublicKey) string {
 	return ""
 }
 
+// DefaultAlg returns NaturalAlg(pub), or an error naming the unsupported
+// key type or curve.
+func DefaultAlg(pub crypto.PublicKey) (string, error) {
+	if alg := NaturalAlg(pub); alg != "" {
+		return alg, nil
+	}
+	if k, ok := pub.(*ecdsa.PublicKey); ok && k != nil && k.Curve != nil {
+		return "", fmt.Errorf("unsupported curve %s", k.Curve.Params().Name)
+	}
+	return "", fmt.Errorf("unsupported key type %T", pub)
+}
+
+// SignatureSize returns the length in bytes of a's signatures with the
+// public key pub, which fits a; for an HMAC alg, the hash size.
+func (a *Alg) SignatureSize(pub crypto.PublicKey) int {
+	switch a.family {
+	case rsaPKCS1, rsaPSS:
+		if k, ok := pub.(*rsa.PublicKey); ok && k != nil && k.N != nil {
+			return k.Size()
+		}
+		return 0
+	case ecdsaSig:
+		return 2 * ((a.curve.Params().BitSize + 7) / 8)
+	case eddsa:
+		return ed25519.SignatureSize
+	}
+	return a.hash.Size()
+}
+
 // ErrSignature is returned by Verify for a signature that does not verify.
 var ErrSignature = errors.New("signature does not verify")
 
@@ -254,7 +283,10 @@ func (a *Alg) digest(b []byte, buf *[sha512.Size]byte) []byte {
 
 // Sign returns the JWS signature of signing under a with key: a
 // crypto.Signer whose public key fits a, or the secret []byte of an HMAC
-// alg. ECDSA signatures are converted to the fixed-size R || S form.
+// alg. ECDSA signatures are converted from ASN.1 DER to the fixed-size
+// R || S form, refusing malformed DER and values out of (0, N). A
+// signature of the wrong length for the key is refused, so that a faulty
+// crypto.Signer (a KMS, an HSM) never yields a malformed JWS.
 func (a *Alg) Sign(key any, signing []byte) ([]byte, error) {
 	if a.family == hmacSig {
 		secret, ok := key.([]byte)
@@ -269,33 +301,71 @@ func (a *Alg) Sign(key any, signing []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%T is not a crypto.Signer", key)
 	}
-	if err := a.FitKey(signer.Public()); err != nil {
+	return a.SignAs(signer, signer.Public(), signing)
+}
+
+// SignAs is Sign for a crypto.Signer whose public key pub the caller
+// keeps, sparing a call of Public per signature (an Ed25519 key's
+// allocates).
+func (a *Alg) SignAs(signer crypto.Signer, pub crypto.PublicKey, signing []byte) ([]byte, error) {
+	if a.family == hmacSig {
+		return nil, errKeyType
+	}
+	if err := a.FitKey(pub); err != nil {
 		return nil, err
 	}
+	var (
+		sig []byte
+		err error
+	)
 	if a.family == eddsa {
-		return signer.Sign(rand.Reader, signing, crypto.Hash(0))
+		sig, err = signer.Sign(rand.Reader, signing, crypto.Hash(0))
+	} else {
+		var buf [sha512.Size]byte
+		digest := a.digest(signing, &buf)
+		switch a.family {
+		case rsaPKCS1, ecdsaSig:
+			sig, err = signer.Sign(rand.Reader, digest, a.hash)
+		case rsaPSS:
+			// The salt as long as the hash (RFC 7518 §3.5), which
+			// golang-jwt and most verifiers expect; PSSSaltLengthAuto
+			// would use the maximum.
+			sig, err = signer.Sign(rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: a.hash})
+		}
 	}
-	var buf [sha512.Size]byte
-	digest := a.digest(signing, &buf)
-	switch a.family {
-	case rsaPKCS1:
-		return signer.Sign(rand.Reader, digest, a.hash)
-	case rsaPSS:
-		return signer.Sign(rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: a.hash})
-	}
-	der, err := signer.Sign(rand.Reader, digest, a.hash)
 	if err != nil {
 		return nil, err
 	}
-	var rs struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) != 0 {
-		return nil, errors.New("ECDSA signer returned a malformed signature")
+	if a.family == ecdsaSig {
+		if sig, err = rawECDSA(sig, a.curve); err != nil {
+			return nil, err
+		}
 	}
-	size := (a.curve.Params().BitSize + 7) / 8
-	sig := make([]byte, 2*size)
-	rs.R.FillBytes(sig[:size])
-	rs.S.FillBytes(sig[size:])
+	if want := a.SignatureSize(pub); len(sig) != want {
+		return nil, fmt.Errorf("%s signature of %d bytes, want %d", a.Name, len(sig), want)
+	}
 	return sig, nil
+}
+
+// rawECDSA turns the ASN.1 DER signature a crypto.Signer returns for an
+// ECDSA key on curve into the fixed-size R || S that JWS requires (RFC
+// 7518 §3.4). R and S must lie in (0, N), N the curve's order, as every
+// valid signature's do.
+func rawECDSA(der []byte, curve elliptic.Curve) ([]byte, error) {
+	var v struct{ R, S *big.Int }
+	rest, err := asn1.Unmarshal(der, &v)
+	if err != nil || len(rest) > 0 {
+		return nil, errors.New("ECDSA signature is not ASN.1 DER (r, s)")
+	}
+	n := curve.Params().N
+	if v.R.Sign() <= 0 || v.S.Sign() <= 0 || v.R.Cmp(n) >= 0 || v.S.Cmp(n) >= 0 {
+		return nil, errors.New("ECDSA signature values out of range")
+	}
+	size := (curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*size)
+	v.R.FillBytes(out[:size])
+	v.S.FillBytes(out[size:])
+	return out, nil
 }
 
 // privateMembers are the JWK members that carry private or secret key

@@ -2,8 +2,12 @@ package jose_test
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
 	"testing"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
@@ -84,6 +88,105 @@ func TestEd25519Names(t *testing.T) {
 		if jose.Lookup(name) != nil {
 			t.Errorf("Lookup(%q) found an alg", name)
 		}
+	}
+}
+
+// cannedSigner hides the concrete key type, as a KMS client does, and
+// returns sig (or err) instead of signing.
+type cannedSigner struct {
+	key crypto.Signer
+	sig []byte
+	err error
+}
+
+func (c cannedSigner) Public() crypto.PublicKey { return c.key.Public() }
+
+func (c cannedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return c.sig, c.err
+}
+
+// der encodes r and s as an ASN.1 DER ECDSA signature.
+func der(t *testing.T, r, s *big.Int) []byte {
+	t.Helper()
+	b, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSignRefusesMalformed: what a faulty crypto.Signer returns never
+// becomes a JWS signature.
+func TestSignRefusesMalformed(t *testing.T) {
+	one := big.NewInt(1)
+	n256 := testkeys.Public(testkeys.P256).(*ecdsa.PublicKey).Curve.Params().N
+	n521 := testkeys.Public(testkeys.P521).(*ecdsa.PublicKey).Curve.Params().N
+	kms := errors.New("kms: throttled")
+	for _, tc := range []struct {
+		name, alg, key string
+		sig            func(*testing.T) []byte
+		err            error
+		ok             bool
+	}{
+		{name: "signer error", alg: "ES256", key: testkeys.P256, err: kms},
+		{name: "not DER", alg: "ES256", key: testkeys.P256, sig: func(*testing.T) []byte { return make([]byte, 64) }},
+		{name: "DER with trailing bytes", alg: "ES256", key: testkeys.P256, sig: func(t *testing.T) []byte { return append(der(t, one, one), 0) }},
+		{name: "r zero", alg: "ES256", key: testkeys.P256, sig: func(t *testing.T) []byte { return der(t, new(big.Int), one) }},
+		{name: "s negative", alg: "ES256", key: testkeys.P256, sig: func(t *testing.T) []byte { return der(t, one, big.NewInt(-1)) }},
+		{name: "r = N", alg: "ES256", key: testkeys.P256, sig: func(t *testing.T) []byte { return der(t, n256, one) }},
+		{name: "s of 300 bits", alg: "ES256", key: testkeys.P256, sig: func(t *testing.T) []byte { return der(t, one, new(big.Int).Lsh(one, 299)) }},
+		// 522 bits fit the 66 bytes of a P-521 value but exceed the order.
+		{name: "P-521 r of 522 bits", alg: "ES512", key: testkeys.P521, sig: func(t *testing.T) []byte { return der(t, new(big.Int).Lsh(one, 521), one) }},
+		{name: "r = N-1, s = 1", alg: "ES256", key: testkeys.P256, sig: func(t *testing.T) []byte { return der(t, new(big.Int).Sub(n256, one), one) }, ok: true},
+		{name: "P-521 r = N-1", alg: "ES512", key: testkeys.P521, sig: func(t *testing.T) []byte { return der(t, new(big.Int).Sub(n521, one), one) }, ok: true},
+		{name: "short RSA signature", alg: "RS256", key: testkeys.RSA2048, sig: func(*testing.T) []byte { return make([]byte, 255) }},
+		{name: "long PSS signature", alg: "PS256", key: testkeys.RSA2048, sig: func(*testing.T) []byte { return make([]byte, 257) }},
+		{name: "short Ed25519 signature", alg: "EdDSA", key: testkeys.Ed25519, sig: func(*testing.T) []byte { return make([]byte, 63) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := jose.Lookup(tc.alg)
+			c := cannedSigner{key: testkeys.Signer(tc.key), err: tc.err}
+			if tc.sig != nil {
+				c.sig = tc.sig(t)
+			}
+			sig, err := a.Sign(c, []byte("a.b"))
+			switch {
+			case tc.ok:
+				if err != nil || len(sig) != a.SignatureSize(c.Public()) {
+					t.Errorf("Sign = %d bytes, %v", len(sig), err)
+				}
+			case err == nil || sig != nil:
+				t.Errorf("Sign = %x, %v; want an error", sig, err)
+			case tc.err != nil && !errors.Is(err, tc.err):
+				t.Errorf("Sign error %v does not wrap %v", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestSignAs: the public key SignAs is given must fit the alg.
+func TestSignAs(t *testing.T) {
+	a := jose.Lookup("ES256")
+	key := testkeys.Signer(testkeys.P256)
+	if sig, err := a.SignAs(key, key.Public(), []byte("a.b")); err != nil || len(sig) != 64 {
+		t.Errorf("SignAs = %d bytes, %v", len(sig), err)
+	}
+	if _, err := a.SignAs(key, testkeys.Public(testkeys.P384), []byte("a.b")); err == nil {
+		t.Error("SignAs accepted a P-384 public key for ES256")
+	}
+	if _, err := jose.Lookup("HS256").SignAs(key, key.Public(), []byte("a.b")); err == nil {
+		t.Error("SignAs signed HS256 with an ECDSA key")
+	}
+}
+
+func TestDefaultAlg(t *testing.T) {
+	for key, want := range map[string]string{testkeys.RSA2048: "RS256", testkeys.P256: "ES256", testkeys.P384: "ES384", testkeys.P521: "ES512", testkeys.Ed25519: "EdDSA"} {
+		if got, err := jose.DefaultAlg(testkeys.Public(key)); got != want || err != nil {
+			t.Errorf("%s: DefaultAlg = %q, %v; want %s", key, got, err, want)
+		}
+	}
+	if _, err := jose.DefaultAlg([]byte("secret")); err == nil {
+		t.Error("DefaultAlg accepted a secret")
 	}
 }
 

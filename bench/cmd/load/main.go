@@ -64,6 +64,7 @@ import (
 var (
 	pkjwtBin    = flag.String("pkjwt", "", "pkjwt binary (go build -o FILE ./cmd/pkjwt in the parent module)")
 	variantBin  = flag.String("variant", "", "another pkjwt binary, such as one built with a proposed change, for targets variant-memory and variant-redis")
+	variantCfg  = flag.String("variant-config", "", "JSON object merged into the configuration of the variant targets, such as {\"metrics_listen\":\"127.0.0.1:0\"} (the variant binary may be the same as -pkjwt)")
 	baselineBin = flag.String("baseline", "", "baseline binary (go build -o FILE ./cmd/baseline)")
 	redisBin    = flag.String("redis-server", "redis-server", "redis-server binary; empty skips the Redis target")
 	concurrency = flag.Int("c", 32, "concurrent requests (keep-alive connections)")
@@ -126,13 +127,20 @@ func main() {
 		}
 		defer rds.stop()
 	}
-	memCfg, err := writeConfig(dir, "memory.json", clients, "")
+	memCfg, err := writeConfig(dir, "memory.json", clients, "", "")
 	if err != nil {
 		log.Fatal(err)
 	}
-	var redisCfg string
+	varMemCfg, err := writeConfig(dir, "variant-memory.json", clients, "", *variantCfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var redisCfg, varRedisCfg string
 	if rds != nil {
-		if redisCfg, err = writeConfig(dir, "redis.json", clients, "redis://"+rds.addr+"/0"); err != nil {
+		if redisCfg, err = writeConfig(dir, "redis.json", clients, "redis://"+rds.addr+"/0", ""); err != nil {
+			log.Fatal(err)
+		}
+		if varRedisCfg, err = writeConfig(dir, "variant-redis.json", clients, "redis://"+rds.addr+"/0", *variantCfg); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -180,7 +188,7 @@ func main() {
 				}
 				cmd = []string{*pkjwtBin, "serve", "-config", pgCfg}
 			case "variant-memory":
-				cmd = []string{*variantBin, "serve", "-config", memCfg}
+				cmd = []string{*variantBin, "serve", "-config", varMemCfg}
 			case "variant-redis":
 				if err := rds.flush(); err != nil {
 					log.Fatal(err)
@@ -188,7 +196,7 @@ func main() {
 				if err := rds.provision(); err != nil {
 					log.Fatal(err)
 				}
-				cmd = []string{*variantBin, "serve", "-config", redisCfg}
+				cmd = []string{*variantBin, "serve", "-config", varRedisCfg}
 			}
 			// Each run of the memory store is a first start: a state
 			// directory of its own, so that no earlier run's claims (or
@@ -257,8 +265,9 @@ func mint(clients []bench.Client, n int) *pool {
 
 // writeConfig writes a pkjwt serve configuration for clients, each with
 // its one key inline, listening on a free loopback port (":0"), with the
-// default policy. A non-empty redisURL selects the Redis replay store.
-func writeConfig(dir, name string, clients []bench.Client, redisURL string) (string, error) {
+// default policy. A non-empty redisURL selects the Redis replay store;
+// extra, a JSON object, adds members.
+func writeConfig(dir, name string, clients []bench.Client, redisURL, extra string) (string, error) {
 	type jsonClient struct {
 		ClientID string          `json:"client_id"`
 		Alg      string          `json:"token_endpoint_auth_signing_alg"`
@@ -272,6 +281,11 @@ func writeConfig(dir, name string, clients []bench.Client, redisURL string) (str
 	cfg["clients"] = cs
 	if redisURL != "" {
 		cfg["replay"] = map[string]string{"redis_url": redisURL}
+	}
+	if extra != "" {
+		if err := json.Unmarshal([]byte(extra), &cfg); err != nil {
+			return "", fmt.Errorf("-variant-config: %w", err)
+		}
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
