@@ -113,10 +113,11 @@ type querier interface {
 // in a transaction under an advisory lock: concurrent CREATE TABLE IF NOT
 // EXISTS of one table can fail there ("already exists"), and two stores
 // starting together must not take each other's new tables for re-created
-// ones. MySQL and SQLite create a table at most once by themselves, and the
-// checks below read the metadata table before the claims table, which is
-// created first, so a concurrent first migration never looks like a
-// claims table dropped under surviving metadata.
+// ones. On SQLite it is one BEGIN IMMEDIATE transaction. MySQL creates a
+// table at most once by itself, and the checks below read the metadata
+// table before the claims table, which is created first, so a concurrent
+// first migration never looks like a claims table dropped under surviving
+// metadata.
 func (s *Store) migrate(ctx context.Context) (err error) {
 	var (
 		q         querier = s.db
@@ -145,6 +146,26 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 	case MySQL:
 		existsSQL = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`
 	case SQLite:
+		// One write transaction, taken at once (waiting with the busy
+		// timeout): DDL in autocommit mode reads the schema before it
+		// writes, and a concurrent writer then makes it fail with
+		// SQLITE_BUSY at once.
+		var conn *sql.Conn
+		if conn, err = s.db.Conn(ctx); err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err = conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+			} else {
+				_, err = conn.ExecContext(ctx, `COMMIT`)
+			}
+		}()
+		q = conn
 		existsSQL = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1`
 	}
 	var claims, meta int
