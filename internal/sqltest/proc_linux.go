@@ -27,23 +27,10 @@ func tree(pid int) []int {
 	children := map[int][]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if _, ppid, ok := readStat(d); ok {
+			children[ppid] = append(children[ppid], child)
 		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		child, _ := strconv.Atoi(strings.Fields(s)[0])
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], child)
 	}
 	all := []int{pid}
 	for i := 0; i < len(all); i++ {
@@ -72,13 +59,28 @@ func killGroup(pid int) {
 // alive reports whether process pid exists and is not a zombie (which
 // holds no sockets or files).
 func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, _, ok := readStat("/proc/" + strconv.Itoa(pid) + "/stat")
+	return ok && st != 'Z' && st != 'X'
+}
+
+// readStat reads the state and parent pid from a /proc stat file:
+// "pid (comm) state ppid ...", where comm may hold spaces and parentheses.
+func readStat(path string) (state byte, ppid int, ok bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return false
+		return 0, 0, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return f[0][0], ppid, err == nil
 }
 
 // signalGroup stops (SIGSTOP) or continues (SIGCONT) pid and its
@@ -114,16 +116,7 @@ func signalGroup(pid int, stop bool) error {
 func stopped(pid int) bool {
 	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || i+2 >= len(s) {
-			continue
-		}
-		if st := s[i+2]; st != 'T' && st != 't' && st != 'Z' && st != 'X' {
+		if st, _, ok := readStat(t); ok && st != 'T' && st != 't' && st != 'Z' && st != 'X' {
 			return false
 		}
 	}
