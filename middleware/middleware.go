@@ -1,23 +1,20 @@
 package middleware
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 
+	"github.com/pkjwt/pkjwt/internal/tokenedge"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
 // DefaultMaxBodyBytes is the default cap on a request body: 64 KiB, ample
 // for a token request with a 16 KiB assertion.
-const DefaultMaxBodyBytes = 64 << 10
+const DefaultMaxBodyBytes = tokenedge.DefaultMaxBodyBytes
 
 // An Option configures the middleware returned by [New].
 type Option func(*config)
@@ -32,7 +29,7 @@ type config struct {
 }
 
 // WithMaxBodyBytes caps the request body at n bytes (default
-// [DefaultMaxBodyBytes]); a larger body fails with [ErrBodyTooLarge] (HTTP
+// [DefaultMaxBodyBytes]); a larger body fails with [verify.ErrBodyTooLarge] (HTTP
 // 413) and the connection is closed. n must be positive.
 func WithMaxBodyBytes(n int64) Option {
 	return func(c *config) { c.maxBody = n }
@@ -174,11 +171,11 @@ func NewContext(ctx context.Context, res *verify.Result) context.Context {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	if r.Method != http.MethodPost {
-		m.fail(w, r, newError(ErrMethod, nil), "")
+		m.fail(w, r, verify.NewError(verify.ErrMethodNotAllowed, nil), "")
 		return
 	}
-	if !formContentType(r.Header) {
-		m.fail(w, r, newError(ErrContentType, nil), "")
+	if !tokenedge.FormContentType(r.Header) {
+		m.fail(w, r, verify.NewError(verify.ErrContentType, nil), "")
 		return
 	}
 
@@ -186,44 +183,31 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// body: then its PostForm is all there is.
 	post, body, parsed := r.PostForm, []byte(nil), r.PostForm != nil
 	if !parsed {
-		var err error
-		if body, err = readBody(w, r, m.cfg.maxBody); err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
+		var e *verify.Error
+		if body, post, e = tokenedge.ReadForm(w, r, m.cfg.maxBody); e != nil {
+			if errors.Is(e, verify.ErrBodyTooLarge) {
 				w.Header().Set("Connection", "close")
-				m.fail(w, r, newError(ErrBodyTooLarge, err), "")
-				return
 			}
-			m.fail(w, r, newError(ErrMalformedBody, err), "")
-			return
-		}
-		if post, err = url.ParseQuery(string(body)); err != nil {
-			m.fail(w, r, newError(ErrMalformedBody, err), "")
+			m.fail(w, r, e, "")
 			return
 		}
 	}
 	clientID := first(post["client_id"])
-
-	_, hasAssertion := post["client_assertion"]
-	_, hasType := post["client_assertion_type"]
-	verifying := hasAssertion || hasType || !m.cfg.passThrough
-	if r.URL.RawQuery != "" {
-		if err := checkQuery(r.URL.RawQuery, post, verifying); err != nil {
-			m.fail(w, r, err, clientID)
-			return
-		}
+	if e := tokenedge.CheckQuery(r.URL.RawQuery, post); e != nil {
+		m.fail(w, r, e, clientID)
+		return
 	}
 
 	ctx := r.Context()
-	if verifying {
-		req, err := RequestFrom(post, r.Header)
+	if tokenedge.HasAssertion(post) || !m.cfg.passThrough {
+		req, err := verify.RequestFromForm(post, r.Header)
 		if err != nil {
-			m.fail(w, r, asError(err), clientID)
+			m.fail(w, r, tokenedge.AsError(err), clientID)
 			return
 		}
 		res, err := m.v.Verify(ctx, req)
 		if err != nil {
-			m.fail(w, r, asError(err), clientID)
+			m.fail(w, r, tokenedge.AsError(err), clientID)
 			return
 		}
 		if m.cfg.logger.Enabled(ctx, slog.LevelDebug) {
@@ -237,44 +221,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	r = r.WithContext(ctx)
 	if !parsed {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		r.ContentLength = int64(len(body))
-		r.PostForm = post
-		r.Form = nil
-		if r.ParseForm() != nil {
-			// Only the URL query can fail here: leave Form unset so that
-			// the handler's own ParseForm reports the error, as without
-			// the middleware.
-			r.Form = nil
-		}
+		tokenedge.Restore(r, body, post)
 	}
 	h.next.ServeHTTP(w, r)
 }
 
 // fail logs e and writes the error response.
 func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Error, clientID string) {
-	level := slog.LevelInfo
-	if e.Infrastructure() {
-		level = slog.LevelError
-	}
-	if m.cfg.logger.Enabled(r.Context(), level) {
-		attrs := []slog.Attr{
-			slog.String("reason", e.Reason),
-			slog.String("code", e.Code),
-			slog.String("error", e.Error()),
-		}
-		if clientID != "" {
-			attrs = append(attrs, slog.String("client_id", truncate(clientID)))
-		}
-		attrs = append(attrs, slog.String("path", r.URL.Path))
-		m.cfg.logger.LogAttrs(r.Context(), level, "pkjwt: client authentication failed", attrs...)
-	}
-
+	tokenedge.LogFailure(r.Context(), m.cfg.logger, "pkjwt: client authentication failed", e, clientID,
+		slog.String("path", r.URL.Path))
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if errors.Is(e, ErrMethod) {
+	tokenedge.SetNoStore(h)
+	if errors.Is(e, verify.ErrMethodNotAllowed) {
 		h.Set("Allow", http.MethodPost)
 	}
 	if e.Code == verify.CodeInvalidClient {
@@ -288,88 +246,6 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Erro
 		e = &c
 	}
 	m.cfg.writeError(w, r, e)
-}
-
-// asError returns err as a *verify.Error; verify documents that its errors
-// all are.
-func asError(err error) *verify.Error {
-	var e *verify.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return verify.NewError(verify.ErrInternal, err)
-}
-
-// formContentType reports whether h has exactly one Content-Type, of media
-// type application/x-www-form-urlencoded (parameters such as charset
-// allowed).
-func formContentType(h http.Header) bool {
-	const form = "application/x-www-form-urlencoded"
-	vs := h["Content-Type"]
-	if len(vs) != 1 {
-		return false
-	}
-	if vs[0] == form {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(vs[0])
-	return err == nil && mt == form
-}
-
-// readBody reads r's body, failing with an *http.MaxBytesError beyond limit
-// bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	size := int64(512)
-	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // room to read EOF without growing
-	}
-	b := make([]byte, 0, size)
-	body := http.MaxBytesReader(w, r.Body, limit)
-	for {
-		n, err := body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
-}
-
-// checkQuery enforces RFC 6749 §2.3.1 on the URL query: no credentials in
-// it, and when verifying no client_id other than the body's, which would
-// mislead a handler that reads r.Form or r.FormValue.
-func checkQuery(rawQuery string, post url.Values, verifying bool) *verify.Error {
-	q, _ := url.ParseQuery(rawQuery) // a parse error is the handler's to see
-	for _, name := range [...]string{"client_assertion", "client_assertion_type", "client_secret"} {
-		if _, ok := q[name]; ok {
-			return newError(ErrQueryParameter, fmt.Errorf("%s in the URL query", name))
-		}
-	}
-	if qs, ok := q["client_id"]; ok && verifying {
-		ps := post["client_id"]
-		if len(qs) != 1 || len(ps) != 1 || qs[0] != ps[0] {
-			return newError(ErrQueryParameter, errors.New("client_id in the URL query is not the body's"))
-		}
-	}
-	return nil
-}
-
-// RequestFrom returns the client authentication of a request whose decoded
-// body is form and whose header is header: it is [verify.RequestFromForm],
-// which the middleware uses.
-func RequestFrom(form url.Values, header http.Header) (verify.Request, error) {
-	return verify.RequestFromForm(form, header)
 }
 
 // authScheme returns the scheme of the request's Authorization header (as
@@ -423,18 +299,6 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// maxLogged bounds the client-supplied values that are logged.
-const maxLogged = 256
-
-// truncate returns s cut to maxLogged bytes (at a UTF-8 boundary, marked
-// with "...").
-func truncate(s string) string {
-	if len(s) <= maxLogged {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxLogged], "") + "..."
 }
 
 func first(vs []string) string {
