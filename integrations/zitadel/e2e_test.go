@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,10 +334,13 @@ func TestIntrospectionAuthentication(t *testing.T) {
 	}
 }
 
-// TestConfigKeys takes keys from Config.Keys: a jwksfetch.Registry for a
-// client's jwks_uri, and the errors a hook may return.
-func TestConfigKeys(t *testing.T) {
+// TestJWKSURI takes some clients' keys from a jwks_uri through a shared
+// jwksfetch.Registry, others' from the storage: two Authenticators sharing
+// the Registry fetch the document once.
+func TestJWKSURI(t *testing.T) {
+	var fetches atomic.Int32
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(testkeys.JWKS(testkeys.JWK(testkeys.Public(testkeys.Ed25519), "ed1", "EdDSA", "sig")))
 	}))
@@ -347,34 +351,51 @@ func TestConfigKeys(t *testing.T) {
 	}
 	t.Cleanup(func() { reg.Close() })
 
-	keys := func(_ context.Context, c op.Client) (verify.KeySource, error) {
+	uris := func(c op.Client) string {
 		switch c.GetID() {
 		case edClient:
-			return reg.Source(jwks.URL)
-		case rsaClient:
-			return nil, errors.New("key service down")
-		default:
-			return nil, verify.ErrKeyNotFound
+			return jwks.URL
+		case badKeyClient:
+			return "not a URL"
+		}
+		return "" // the storage's keys
+	}
+	cfg := &pkjwtzitadel.Config{JWKSURI: uris, Registry: reg}
+	f := newFixture(t, fixtureOptions{cfg: cfg})
+	g := newFixture(t, fixtureOptions{cfg: cfg})
+	for _, c := range []string{edClient, rsaClient} {
+		if err := f.auth.CheckClient(f.storage.clients[c]); err != nil {
+			t.Errorf("CheckClient(%s): %v", c, err)
 		}
 	}
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtzitadel.Config{Keys: keys}})
+	if err := f.auth.CheckClient(f.storage.clients[badKeyClient]); !errors.Is(err, verify.ErrKeyNotFound) {
+		t.Errorf("CheckClient of a client with a bad jwks_uri: %v", err)
+	}
 	tests := []struct {
 		name   string
+		f      *fixture
 		client string
 		s      signer
 		want   outcome
 	}{
-		{"jwks_uri", edClient, edSigner, ok},
-		{"hook fails", rsaClient, rsaSigner, serverError},
-		{"no keys", badKeyClient, rsaSigner, invalidClient},
+		{"jwks_uri", f, edClient, edSigner, ok},
+		{"jwks_uri, the other Authenticator", g, edClient, edSigner, ok},
+		{"storage keys", f, rsaClient, rsaSigner, ok},
+		{"bad jwks_uri", f, badKeyClient, rsaSigner, invalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := postForm(f.tokenURL, with(grant(), f.assertion(tt.client, tt.s, nil)), "", "")
+			status, body := postForm(tt.f.tokenURL, with(grant(), tt.f.assertion(tt.client, tt.s, nil)), "", "")
 			if got := outcomeOf(status, body); got != tt.want {
 				t.Errorf("got %v %v, want %v", got, body, tt.want)
 			}
 		})
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("the shared document was fetched %d times, want 1", n)
+	}
+	if _, err := pkjwtzitadel.New(f.issuer, f.storage, mustMemory(t), &pkjwtzitadel.Config{JWKSURI: uris}); err == nil {
+		t.Error("New with JWKSURI and no Registry succeeded")
 	}
 }
 
@@ -382,7 +403,7 @@ func TestConfigKeys(t *testing.T) {
 // whose parent is the *verify.Error.
 func TestErrorsWrapVerifyError(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	server := f.auth.Server(op.NewLegacyServer(nil, *op.DefaultEndpoints))
+	server := pkjwtzitadel.ServerForTest(f.auth, op.NewLegacyServer(nil, *op.DefaultEndpoints))
 	form := with(grant(), f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }))
 	_, err := server.VerifyClient(context.Background(), &op.Request[op.ClientCredentials]{
 		Method: http.MethodPost, URL: &url.URL{Path: "/oauth/token"}, Header: http.Header{}, Form: form, Data: &op.ClientCredentials{},

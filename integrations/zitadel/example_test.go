@@ -48,8 +48,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	server := auth.Server(op.NewLegacyServer(provider, *op.DefaultEndpoints))
-	handler := op.RegisterLegacyServer(server, op.AuthorizeCallbackHandler(provider))
+	server := op.NewLegacyServer(provider, *op.DefaultEndpoints)
+	handler := auth.Handler(server, op.AuthorizeCallbackHandler(provider))
 	mux.Handle("/", handler)
 
 	// The client's side; srv.Client trusts the test server's certificate.
