@@ -104,14 +104,14 @@ func TestMetadata(t *testing.T) {
 // client.Client does (client/client.go, GetTokenEndpointAuthSigningAlgorithm).
 type hydraClient struct {
 	*fosite.DefaultOpenIDConnectClient
-	Alg string // the registration's token_endpoint_auth_signing_alg
+	TokenEndpointAuthSigningAlgorithm string // the registration's own field
 }
 
 func (c *hydraClient) GetTokenEndpointAuthSigningAlgorithm() string {
-	if c.Alg == "" {
+	if c.TokenEndpointAuthSigningAlgorithm == "" {
 		return "RS256"
 	}
-	return c.Alg
+	return c.TokenEndpointAuthSigningAlgorithm
 }
 
 // TestSigningAlg: a registered token_endpoint_auth_signing_alg is the only
@@ -142,7 +142,7 @@ func TestSigningAlg(t *testing.T) {
 			}},
 			TokenEndpointAuthMethod: "private_key_jwt",
 		}
-		f.store.Clients[id] = &hydraClient{DefaultOpenIDConnectClient: base, Alg: alg}
+		f.store.Clients[id] = &hydraClient{DefaultOpenIDConnectClient: base, TokenEndpointAuthSigningAlgorithm: alg}
 	}
 	// Without Config.SigningAlg the getter's "RS256" pins the client.
 	register(f, "hydra-unset", "")
@@ -154,7 +154,7 @@ func TestSigningAlg(t *testing.T) {
 	// With it, the host says what its registration holds.
 	g := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{SigningAlg: func(c fosite.OpenIDConnectClient) string {
 		if h, ok := c.(*hydraClient); ok {
-			return h.Alg
+			return h.TokenEndpointAuthSigningAlgorithm
 		}
 		return c.GetTokenEndpointAuthSigningAlgorithm()
 	}}})
