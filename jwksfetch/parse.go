@@ -1,9 +1,6 @@
 package jwksfetch
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -12,21 +9,9 @@ import (
 
 	"github.com/MicahParks/jwkset"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/verify"
 )
-
-const (
-	// minRSABits is the smallest RSA modulus of a usable key (RFC 8725,
-	// FAPI 2.0). The verifier may require more.
-	minRSABits = verify.DefaultMinRSABits
-	// maxRSABits bounds the cost of one signature check.
-	maxRSABits = verify.MaxRSABits
-)
-
-// privateMembers are the JWK members that carry private or secret key
-// material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). Matched
-// case-insensitively, because encoding/json matches struct fields that way.
-var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // knownMembers are the JWK members read here or by jwkset. A member whose
 // name differs from one of these only in case is refused: encoding/json
@@ -99,13 +84,11 @@ func parseJWK(i int, raw json.RawMessage) (verify.Key, *KeyError) {
 	// material first, whatever else is wrong.
 	names := slices.Sorted(maps.Keys(members))
 	for _, name := range names {
-		for _, p := range privateMembers {
-			if strings.EqualFold(name, p) {
-				if p == "k" {
-					return verify.Key{}, keyError(i, kid, ErrSymmetricKey, "member %q", name)
-				}
-				return verify.Key{}, keyError(i, kid, ErrPrivateKey, "member %q", name)
+		if p, ok := jose.PrivateMember(name); ok {
+			if p == "k" {
+				return verify.Key{}, keyError(i, kid, ErrSymmetricKey, "member %q", name)
 			}
+			return verify.Key{}, keyError(i, kid, ErrPrivateKey, "member %q", name)
 		}
 	}
 	for _, name := range names {
@@ -143,18 +126,7 @@ func parseJWK(i int, raw json.RawMessage) (verify.Key, *KeyError) {
 		return verify.Key{}, keyError(i, kid, ErrUnusableKey, "%v", err)
 	}
 	pub := j.Key()
-	var natural string
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if n := k.N.BitLen(); n < minRSABits || n > maxRSABits {
-			return verify.Key{}, keyError(i, kid, ErrUnusableKey, "RSA key of %d bits (want %d to %d)", n, minRSABits, maxRSABits)
-		}
-		natural = "RS256"
-	case *ecdsa.PublicKey:
-		natural = map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[k.Curve.Params().Name]
-	case ed25519.PublicKey:
-		natural = "EdDSA"
-	}
+	natural := jose.NaturalAlg(pub)
 	if natural == "" {
 		return verify.Key{}, keyError(i, kid, ErrUnusableKey, "not a signature key (kty %q, crv %q)", kty, m.CRV)
 	}
@@ -162,8 +134,12 @@ func parseJWK(i int, raw json.RawMessage) (verify.Key, *KeyError) {
 	if hasAlg {
 		alg = string(m.ALG)
 	}
-	if err := verify.CheckKey(pub, alg, minRSABits); err != nil {
+	if a := jose.Lookup(alg); a == nil || a.Symmetric() || a.FitKey(pub) != nil {
 		return verify.Key{}, keyError(i, kid, ErrUnusableKey, "alg %q does not fit the key", alg)
+	}
+	// The one check of an RSA key's size here: 2048 to 16384 bits.
+	if err := jose.CheckRSASize(pub, jose.MinRSABits); err != nil {
+		return verify.Key{}, keyError(i, kid, ErrUnusableKey, "%v", err)
 	}
 	return verify.Key{ID: kid, Algorithm: string(m.ALG), Public: pub}, nil
 }

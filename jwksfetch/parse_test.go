@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -35,6 +36,9 @@ func TestParseJWK(t *testing.T) {
 		{"P-384", testkeys.JWK(testkeys.Signer(testkeys.P384), "e", "ES384", "sig"), "ES384", nil},
 		{"P-521", testkeys.JWK(testkeys.Signer(testkeys.P521), "e", "", ""), "", nil},
 		{"Ed25519", testkeys.JWK(testkeys.Signer(testkeys.Ed25519), "o", "EdDSA", ""), "EdDSA", nil},
+		{"Ed25519, alg Ed25519 (RFC 9864)", testkeys.JWK(testkeys.Signer(testkeys.Ed25519), "o", "Ed25519", "sig"), "Ed25519", nil},
+		{"alg Ed25519 on P-256", with(p256, "alg", "Ed25519"), "", ErrUnusableKey},
+		{"alg ed25519 in lower case", testkeys.JWK(testkeys.Signer(testkeys.Ed25519), "o", "ed25519", ""), "", ErrUnusableKey},
 		{"x5t ignored", with(rsaJWK, "x5t", "abc"), "", nil},
 
 		{"RSA private", testkeys.PrivateJWK(testkeys.RSA2048, "r", ""), "", ErrPrivateKey},
@@ -95,7 +99,7 @@ func TestParseJWK(t *testing.T) {
 				if k.Algorithm != tt.wantAlg {
 					t.Errorf("Algorithm = %q, want %q", k.Algorithm, tt.wantAlg)
 				}
-				if err := verify.CheckKey(k.Public, naturalAlg(t, k), minRSABits); err != nil {
+				if err := verify.CheckKey(k.Public, naturalAlg(t, k), jose.MinRSABits); err != nil {
 					t.Errorf("CheckKey: %v", err)
 				}
 				return
@@ -344,7 +348,7 @@ func FuzzParseJWKS(f *testing.F) {
 			default:
 				t.Fatalf("key of type %T", k.Public)
 			}
-			if err := verify.CheckKey(k.Public, naturalAlg(t, k), minRSABits); err != nil {
+			if err := verify.CheckKey(k.Public, naturalAlg(t, k), jose.MinRSABits); err != nil {
 				t.Fatalf("unusable key %q: %v", k.ID, err)
 			}
 			if k.ID != "" && seen[k.ID] {

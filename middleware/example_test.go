@@ -109,7 +109,8 @@ func ExampleNewMetadata() {
 	//   "token_endpoint_auth_signing_alg_values_supported": [
 	//     "PS256",
 	//     "ES256",
-	//     "EdDSA"
+	//     "EdDSA",
+	//     "Ed25519"
 	//   ],
 	//   "introspection_endpoint_auth_methods_supported": [
 	//     "private_key_jwt"
@@ -117,7 +118,8 @@ func ExampleNewMetadata() {
 	//   "introspection_endpoint_auth_signing_alg_values_supported": [
 	//     "PS256",
 	//     "ES256",
-	//     "EdDSA"
+	//     "EdDSA",
+	//     "Ed25519"
 	//   ]
 	// }
 }

@@ -575,7 +575,7 @@ func TestLogger(t *testing.T) {
 	log := logs.String()
 	for _, want := range []string{
 		`"level":"DEBUG","msg":"pkjwt: client authenticated","client_id":"c1","kid":"k1","alg":"ES256"`,
-		`"level":"INFO","msg":"pkjwt: client authentication failed","reason":"signature","code":"invalid_client","error":"verify: client assertion signature is invalid: token signature is invalid`,
+		`"level":"INFO","msg":"pkjwt: client authentication failed","reason":"signature","code":"invalid_client","error":"verify: client assertion signature is invalid: signature does not verify`,
 		`"client_id":"c1","path":"/token"`,
 		`"reason":"client_id_mismatch"`,
 		`"client_id":"` + strings.Repeat("é", 128) + `...","path"`,

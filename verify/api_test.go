@@ -185,7 +185,7 @@ func TestMetadata(t *testing.T) {
 	if got, want := v.AuthMethods(), []string{"private_key_jwt", "client_secret_jwt"}; !cmp.Equal(got, want) {
 		t.Errorf("AuthMethods %v, want %v", got, want)
 	}
-	if got, want := v.SigningAlgorithms(), []string{"PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"}; !cmp.Equal(got, want) {
+	if got, want := v.SigningAlgorithms(), []string{"PS256", "ES256", "EdDSA", "Ed25519", "HS256", "HS384", "HS512"}; !cmp.Equal(got, want) {
 		t.Errorf("SigningAlgorithms %v, want %v", got, want)
 	}
 	if v.Issuer() != issuer {
@@ -297,7 +297,8 @@ func TestCheckKey(t *testing.T) {
 		{testkeys.RSA2048, "HS256", false}, {testkeys.RSA2048, "none", false}, {testkeys.RSA1024, "RS256", false},
 		{testkeys.P256, "ES256", true}, {testkeys.P256, "ES384", false}, {testkeys.P384, "ES384", true},
 		{testkeys.P384, "ES512", false}, {testkeys.P521, "ES512", true}, {testkeys.P521, "ES256", false},
-		{testkeys.Ed25519, "EdDSA", true}, {testkeys.Ed25519, "ES256", false}, {testkeys.Ed25519, "Ed25519", false},
+		{testkeys.Ed25519, "EdDSA", true}, {testkeys.Ed25519, "ES256", false}, {testkeys.Ed25519, "Ed25519", true},
+		{testkeys.RSA2048, "Ed25519", false}, {testkeys.P256, "Ed25519", false}, {testkeys.Ed25519, "ed25519", false},
 	} {
 		err := verify.CheckKey(testkeys.Public(tt.key), tt.alg, 2048)
 		if (err == nil) != tt.ok {
@@ -401,7 +402,7 @@ func TestCancelledContext(t *testing.T) {
 
 func TestCheckKeyRSABounds(t *testing.T) {
 	// A 16385-bit modulus: only its size matters here.
-	n := new(big.Int).Lsh(big.NewInt(1), verify.MaxRSABits)
+	n := new(big.Int).Lsh(big.NewInt(1), 16384) // the documented maximum
 	huge := &rsa.PublicKey{N: n.Add(n, big.NewInt(1)), E: 65537}
 	if err := verify.CheckKey(huge, "RS256", 2048); err == nil {
 		t.Errorf("%d-bit RSA key accepted", huge.N.BitLen())

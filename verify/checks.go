@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/replay"
 )
 
@@ -87,17 +88,6 @@ func (v *Verifier) checkHeader(h *header) error {
 	return nil
 }
 
-// checkIdentity applies RULES 10 (iss, sub) and 2 (client_id).
-func checkIdentity(req Request, c *claims) error {
-	if err := checkIssuer(c); err != nil {
-		return err
-	}
-	if err := checkSubject(c); err != nil {
-		return err
-	}
-	return checkClientID(req, c)
-}
-
 func checkIssuer(c *claims) error {
 	if !c.iss.ok || c.iss.v == "" {
 		return NewError(ErrIssuer, nil)
@@ -139,61 +129,62 @@ func (v *Verifier) client(ctx context.Context, id string) (*Client, error) {
 	return client, nil
 }
 
-// checkAlg applies RULES 6 (and 16) to the header's alg for client.
-func (v *Verifier) checkAlg(client *Client, alg string) error {
-	if client.SigningAlg != "" && alg != client.SigningAlg {
+// lookupClient looks the client named by iss up, checks its registration
+// (check 10) and whether it may use the alg (checks 6 and 16): only its
+// registered token_endpoint_auth_signing_alg if it has one, HS256, HS384
+// or HS512 exactly for a client_secret_jwt client.
+func (s *verification) lookupClient() error {
+	client, err := s.v.client(s.ctx, s.t.claims.iss.v)
+	if err != nil {
+		return err
+	}
+	switch {
+	case client.SigningAlg != "" && s.alg.Name != client.SigningAlg:
 		return NewError(ErrAlgorithm, errors.New("not the client's token_endpoint_auth_signing_alg"))
+	case client.method() == MethodClientSecretJWT && !s.alg.Symmetric():
+		return NewError(ErrAlgorithm, errors.New("client_secret_jwt requires HS256, HS384 or HS512"))
+	case client.method() == MethodPrivateKeyJWT && s.alg.Symmetric():
+		return NewError(ErrAlgorithm, errors.New("HS256, HS384 and HS512 are for client_secret_jwt clients"))
 	}
-	if client.method() == MethodClientSecretJWT {
-		if _, ok := symmetric[alg]; !ok {
-			return NewError(ErrAlgorithm, errors.New("client_secret_jwt requires HS256, HS384 or HS512"))
-		}
-		return nil
-	}
-	if !slices.Contains(v.cfg.Algorithms, alg) {
-		return NewError(ErrAlgorithm, nil)
-	}
+	s.client = client
 	return nil
 }
 
-// key applies RULES 7, 8 and 16: it returns the kid and the key of client
-// that must verify the signature of t, whose alg passed checkAlg.
-func (v *Verifier) key(ctx context.Context, client *Client, alg string, h *header) (string, any, error) {
-	kid := h.kid.v
+// findKey applies checks 7, 8 and 16: it finds the kid and the key of the
+// client that must verify the signature.
+func (s *verification) findKey() error {
+	h := &s.t.header
+	s.kid = h.kid.v
 	if h.kid.set && !h.kid.ok {
-		return "", nil, NewError(ErrMalformed, errors.New("kid is not a string"))
+		return NewError(ErrMalformed, errors.New("kid is not a string"))
 	}
+	client, alg := s.client, s.alg
 	if client.method() == MethodClientSecretJWT {
-		if minLen := symmetric[alg]; len(client.Secret) < minLen {
-			return "", nil, NewError(ErrKeyRejected, fmt.Errorf("%s needs a secret of at least %d bytes", alg, minLen))
+		if len(client.Secret) < alg.MinSecret {
+			return NewError(ErrKeyRejected, fmt.Errorf("%s needs a secret of at least %d bytes", alg.Name, alg.MinSecret))
 		}
-		return kid, client.Secret, nil
+		s.key = client.Secret
+		return nil
 	}
-	key, err := client.Keys.Key(ctx, kid, alg)
+	key, err := client.Keys.Key(s.ctx, s.kid, alg.Name)
 	switch {
 	case errors.Is(err, ErrKeyNotFound):
-		return "", nil, NewError(ErrKeyNotFound, err)
+		return NewError(ErrKeyNotFound, err)
 	case errors.Is(err, ErrKeyIDRequired):
-		return "", nil, NewError(ErrKeyIDRequired, err)
+		return NewError(ErrKeyIDRequired, err)
 	case err != nil:
-		return "", nil, NewError(ErrKeysUnavailable, err)
+		return NewError(ErrKeysUnavailable, err)
 	}
-	if key.Algorithm != "" && key.Algorithm != alg {
-		return "", nil, NewError(ErrKeyRejected, errors.New("key alg differs from the assertion's"))
+	if key.Algorithm != "" && key.Algorithm != alg.Name {
+		return NewError(ErrKeyRejected, errors.New("key alg differs from the assertion's"))
 	}
-	if err := CheckKey(key.Public, alg, v.cfg.MinRSABits); err != nil {
-		return "", nil, NewError(ErrKeyRejected, err)
+	if err := alg.FitKey(key.Public); err != nil {
+		return NewError(ErrKeyRejected, err)
 	}
-	return key.ID, key.Public, nil
-}
-
-// checkClaims applies RULES 11-14 to the claims of a verified assertion.
-func (v *Verifier) checkClaims(c *claims) error {
-	for _, check := range [...]func(*claims) error{v.checkAudience, v.checkExpiry, v.checkNotBefore, v.checkIssuedAt, v.checkJTI} {
-		if err := check(c); err != nil {
-			return err
-		}
+	if err := jose.CheckRSASize(key.Public, s.v.cfg.MinRSABits); err != nil {
+		return NewError(ErrKeyRejected, err)
 	}
+	s.kid, s.key = key.ID, key.Public
 	return nil
 }
 

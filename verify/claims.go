@@ -14,12 +14,14 @@ import (
 // and values of the wrong JSON type are recorded rather than failing the
 // decode, so that each check can report its own reason.
 type claims struct {
-	iss, sub, jti stringClaim
+	iss, sub, jti jsonString
 	aud           audience
 	exp, nbf, iat numericDate
 }
 
-type stringClaim struct {
+// jsonString is a member that must be a JSON string: set when present, ok
+// when it is a string, v its value.
+type jsonString struct {
 	set, ok bool
 	v       string
 }
@@ -35,8 +37,8 @@ type audience struct {
 }
 
 // member decodes the value raw of the member whose quoted name is key.
-// Names are compared exactly, after unescaping; a later duplicate wins, as
-// in encoding/json (RFC 7519 §4).
+// Names are compared exactly, after unescaping; walkObject refuses a
+// claims set with a name twice (check 9).
 func (c *claims) member(key, raw []byte) {
 	switch string(memberName(key)) {
 	case "iss":
@@ -105,8 +107,8 @@ func endOfValue(b []byte, i int) int {
 	return i
 }
 
-func (s *stringClaim) decode(raw []byte) {
-	*s = stringClaim{set: true}
+func (s *jsonString) decode(raw []byte) {
+	*s = jsonString{set: true}
 	s.ok = len(raw) >= 2 && raw[0] == '"'
 	if !s.ok {
 		return
@@ -122,7 +124,7 @@ func (a *audience) decode(raw []byte) {
 	*a = audience{set: true}
 	switch {
 	case len(raw) > 0 && raw[0] == '"':
-		var s stringClaim
+		var s jsonString
 		if s.decode(raw); s.ok {
 			a.values, a.ok = []string{s.v}, true
 		}
@@ -131,7 +133,7 @@ func (a *audience) decode(raw []byte) {
 		// raw is a valid JSON array: walk its elements, each a string.
 		for i := skipSpace(raw, 1); raw[i] != ']'; {
 			end := endOfValue(raw, i)
-			var s stringClaim
+			var s jsonString
 			if s.decode(raw[i:end]); !s.ok {
 				a.values = nil
 				return

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -9,16 +10,42 @@ import (
 	"time"
 )
 
+// referenceDuplicate reports whether the JSON object b has a member name
+// twice, as encoding/json decodes names.
+func referenceDuplicate(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		name, ok := tok.(string)
+		if err != nil || !ok {
+			return false
+		}
+		if seen[name] {
+			return true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
 // referenceClaims decodes b the slow, obvious way: a map of exact member
-// names (the last duplicate wins), then each member on its own.
+// names, refused if a name appears twice, then each member on its own.
 func referenceClaims(b []byte) (claims, bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil || m == nil {
+	if json.Unmarshal(b, &m) != nil || m == nil || referenceDuplicate(b) {
 		return claims{}, false
 	}
 	var c claims
-	str := func(raw json.RawMessage) stringClaim {
-		s := stringClaim{set: true}
+	str := func(raw json.RawMessage) jsonString {
+		s := jsonString{set: true}
 		s.ok = raw[0] == '"' && json.Unmarshal(raw, &s.v) == nil
 		if !s.ok {
 			s.v = ""
@@ -76,7 +103,7 @@ func referenceClaims(b []byte) (claims, bool) {
 }
 
 func equalClaims(a, b claims) bool {
-	sameStr := func(x, y stringClaim) bool { return x.set == y.set && x.ok == y.ok && (!x.ok || x.v == y.v) }
+	sameStr := func(x, y jsonString) bool { return x.set == y.set && x.ok == y.ok && (!x.ok || x.v == y.v) }
 	sameDate := func(x, y numericDate) bool { return x.set == y.set && x.ok == y.ok && x.t.Equal(y.t) }
 	return sameStr(a.iss, b.iss) && sameStr(a.sub, b.sub) && sameStr(a.jti, b.jti) &&
 		sameDate(a.exp, b.exp) && sameDate(a.nbf, b.nbf) && sameDate(a.iat, b.iat) &&
@@ -128,6 +155,9 @@ func FuzzHeaderDecode(f *testing.F) {
 		refErr := json.Unmarshal(b, &m)
 		if refErr == nil && m == nil {
 			refErr = errors.New("null")
+		}
+		if refErr == nil && referenceDuplicate(b) {
+			refErr = errors.New("duplicate")
 		}
 		if (err == nil) != (refErr == nil) {
 			t.Fatalf("walk error %v, reference %v", err, refErr)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/pkjwt/pkjwt/internal/jose"
 )
 
 // AssertionType is the only client_assertion_type a Verifier accepts
@@ -50,27 +52,22 @@ func ParseAudiencePolicy(name string) (AudiencePolicy, error) {
 
 // Defaults of [Config].
 const (
-	DefaultLeeway             = 15 * time.Second
-	DefaultMaxLifetime        = 10 * time.Minute
-	DefaultMaxJTILength       = 256
-	DefaultMinRSABits         = 2048
-	DefaultMaxAssertionLength = 16 << 10
+	DefaultLeeway      = 15 * time.Second
+	DefaultMaxLifetime = 10 * time.Minute
+
+	defaultMaxJTILength       = 256
+	defaultMaxAssertionLength = 16 << 10
 )
 
-// asymmetric lists every alg a Verifier can accept for private_key_jwt.
-var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-
-// symmetric lists the algs of client_secret_jwt with their minimum secret
-// length in bytes (RFC 7518 §3.2).
-var symmetric = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
-
 // DefaultAlgorithms returns the algs accepted by default: RS256, RS384,
-// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA.
-func DefaultAlgorithms() []string { return slices.Clone(asymmetric) }
+// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA and Ed25519 (the
+// asymmetric algs of the package documentation's table).
+func DefaultAlgorithms() []string { return jose.Asymmetric() }
 
 // FAPIAlgorithms returns the algs FAPI 2.0 Security Profile §5.4 permits:
-// PS256, ES256 and EdDSA.
-func FAPIAlgorithms() []string { return []string{"PS256", "ES256", "EdDSA"} }
+// PS256, ES256 and EdDSA with Ed25519, under both of its names (EdDSA and
+// Ed25519, RFC 9864).
+func FAPIAlgorithms() []string { return []string{"PS256", "ES256", "EdDSA", "Ed25519"} }
 
 // Config is the policy of a [Verifier]. The zero value is the default
 // policy; each field documents its zero value.
@@ -82,8 +79,8 @@ type Config struct {
 	// another policy is an error.
 	Endpoints []string
 	// Algorithms is the allow-list of asymmetric algs for private_key_jwt,
-	// compared exactly. Nil: DefaultAlgorithms. "none" and HS* are never
-	// accepted here.
+	// compared exactly. Nil: DefaultAlgorithms. Empty (non-nil): an error.
+	// "none" and HS* are never accepted here.
 	Algorithms []string
 	// AllowClientSecretJWT lets clients registered with
 	// MethodClientSecretJWT authenticate (HS256, HS384, HS512). False: such
@@ -95,13 +92,13 @@ type Config struct {
 	// MaxLifetime bounds how far ahead exp may lie (exp - now), and how old
 	// iat may be. Zero: DefaultMaxLifetime (10 min). Negative: an error.
 	MaxLifetime time.Duration
-	// MaxJTILength bounds jti, in bytes. Zero: DefaultMaxJTILength (256).
+	// MaxJTILength bounds jti, in bytes. Zero: 256. Negative: an error.
 	MaxJTILength int
-	// MinRSABits is the smallest RSA modulus accepted. Zero:
-	// DefaultMinRSABits (2048); smaller values are an error.
+	// MinRSABits is the smallest RSA modulus accepted. Zero: 2048; smaller
+	// values (negative ones too) are an error.
 	MinRSABits int
-	// MaxAssertionLength bounds the assertion, in bytes. Zero:
-	// DefaultMaxAssertionLength (16 KiB).
+	// MaxAssertionLength bounds the assertion, in bytes. Zero: 16 KiB.
+	// Negative: an error.
 	MaxAssertionLength int
 	// RequireType rejects assertions without a typ header. False: a missing
 	// typ is accepted (rfc7523bis: rejecting it is NOT RECOMMENDED); a
@@ -135,8 +132,8 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 		cfg.Algorithms = slices.Clone(cfg.Algorithms)
 		for _, alg := range cfg.Algorithms {
-			if !slices.Contains(asymmetric, alg) {
-				return cfg, fmt.Errorf("verify: alg %q not supported for private_key_jwt (supported: %v)", alg, asymmetric)
+			if a := jose.Lookup(alg); a == nil || a.Symmetric() {
+				return cfg, fmt.Errorf("verify: alg %q not supported for private_key_jwt (supported: %v)", alg, DefaultAlgorithms())
 			}
 		}
 	}
@@ -154,19 +151,19 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case cfg.MaxJTILength == 0:
-		cfg.MaxJTILength = DefaultMaxJTILength
+		cfg.MaxJTILength = defaultMaxJTILength
 	case cfg.MaxJTILength < 0:
 		return cfg, errors.New("verify: negative MaxJTILength")
 	}
 	switch {
 	case cfg.MinRSABits == 0:
-		cfg.MinRSABits = DefaultMinRSABits
-	case cfg.MinRSABits < DefaultMinRSABits:
-		return cfg, fmt.Errorf("verify: MinRSABits %d below %d", cfg.MinRSABits, DefaultMinRSABits)
+		cfg.MinRSABits = jose.MinRSABits
+	case cfg.MinRSABits < jose.MinRSABits:
+		return cfg, fmt.Errorf("verify: MinRSABits %d below %d", cfg.MinRSABits, jose.MinRSABits)
 	}
 	switch {
 	case cfg.MaxAssertionLength == 0:
-		cfg.MaxAssertionLength = DefaultMaxAssertionLength
+		cfg.MaxAssertionLength = defaultMaxAssertionLength
 	case cfg.MaxAssertionLength < 0:
 		return cfg, errors.New("verify: negative MaxAssertionLength")
 	}

@@ -66,8 +66,8 @@ func ExampleVerifier_Explain() {
 	// iss       ok
 	// sub       ok
 	// client_id ok
-	// client    ok
 	// alg       ok
+	// client    ok
 	// key       ok
 	// signature ok
 	// aud       FAIL client assertion aud is not this server

@@ -3,29 +3,121 @@ package verify
 import (
 	"context"
 	"errors"
+	"slices"
+
+	"github.com/pkjwt/pkjwt/internal/jose"
 )
 
 // Step is the outcome of one check of [Verifier.Explain].
 type Step struct {
-	// Check names the check: "request", "syntax", "header", "iss", "sub",
-	// "client_id", "client", "alg", "key", "signature", "aud", "exp", "nbf",
-	// "iat", "jti" or "replay", in that order.
+	// Check names the step: "request", "syntax", "header", "iss", "sub",
+	// "client_id", "alg", "client", "key", "signature", "aud", "exp",
+	// "nbf", "iat", "jti" or "replay". This is the order in which Verify
+	// runs them, and the order of Explain's steps.
 	Check string
 	// Err is nil when the check passed, and an *Error when it failed.
 	Err error
-	// Skipped reports that the check did not run, because a check it needs
-	// failed (no key without a client, say; no client lookup for an unknown
-	// alg, where Verify stops). The replay check is always skipped: Explain
-	// never uses up a jti.
+	// Skipped reports that the check did not run, because a step it needs
+	// failed or was skipped (no client lookup for an alg the verifier
+	// refuses, no key without a client, no signature check without a key;
+	// nothing but "request" without an assertion). The replay step is
+	// always skipped: Explain never uses up a jti.
 	Skipped bool
 }
 
-// explainChecks lists the checks of Explain in order.
-var explainChecks = [...]string{"request", "syntax", "header", "iss", "sub", "client_id", "client", "alg", "key", "signature", "aud", "exp", "nbf", "iat", "jti", "replay"}
+// verification is the state one Verify or Explain call shares between its
+// steps.
+type verification struct {
+	v      *Verifier
+	ctx    context.Context
+	req    Request
+	t      jws
+	alg    *jose.Alg
+	client *Client
+	kid    string // of the key that verifies the signature
+	key    any    // the public key, or the client's secret
+}
+
+type stepID int
+
+const (
+	stepRequest stepID = iota
+	stepSyntax
+	stepHeader
+	stepIssuer
+	stepSubject
+	stepClientID
+	stepAlg
+	stepClient
+	stepKey
+	stepSignature
+	stepAudience
+	stepExpiry
+	stepNotBefore
+	stepIssuedAt
+	stepJTI
+	stepReplay
+	numSteps
+)
+
+// steps is the one ordered table of the checks: Verify runs them in this
+// order and stops at the first failure; Explain runs every step whose
+// needs passed. The numbers are those of the package documentation's list
+// of checks.
+var steps = [numSteps]struct {
+	name string
+	// needs are the steps that must have passed for this one to run under
+	// Explain. Every step but request needs an assertion.
+	needs []stepID
+	run   func(*verification) error
+}{
+	stepRequest:   {"request", nil, func(s *verification) error { return checkRequest(s.req) }}, // 1, 3
+	stepSyntax:    {"syntax", nil, (*verification).parse},                                       // 4
+	stepHeader:    {"header", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkHeader(&s.t.header) }},
+	stepIssuer:    {"iss", []stepID{stepSyntax}, func(s *verification) error { return checkIssuer(&s.t.claims) }},
+	stepSubject:   {"sub", []stepID{stepSyntax}, func(s *verification) error { return checkSubject(&s.t.claims) }},
+	stepClientID:  {"client_id", []stepID{stepSyntax}, func(s *verification) error { return checkClientID(s.req, &s.t.claims) }},
+	stepAlg:       {"alg", []stepID{stepSyntax}, (*verification).checkAlg},
+	stepClient:    {"client", []stepID{stepIssuer, stepAlg}, (*verification).lookupClient},
+	stepKey:       {"key", []stepID{stepClient}, (*verification).findKey},
+	stepSignature: {"signature", []stepID{stepKey}, func(s *verification) error { return s.t.checkSignature(s.alg, s.key) }},
+	stepAudience:  {"aud", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkAudience(&s.t.claims) }},
+	stepExpiry:    {"exp", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkExpiry(&s.t.claims) }},
+	stepNotBefore: {"nbf", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkNotBefore(&s.t.claims) }},
+	stepIssuedAt:  {"iat", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkIssuedAt(&s.t.claims) }},
+	stepJTI:       {"jti", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkJTI(&s.t.claims) }},
+	stepReplay:    {"replay", nil, func(s *verification) error { return s.v.claim(s.ctx, &s.t.claims) }},
+}
+
+// parse runs check 4 and decodes the assertion.
+func (s *verification) parse() error {
+	if err := checkSyntax(s.req.Assertion, s.v.cfg.MaxAssertionLength); err != nil {
+		return err
+	}
+	if err := s.t.parse(s.req.Assertion); err != nil {
+		return NewError(ErrMalformed, err)
+	}
+	return nil
+}
+
+// checkAlg applies check 6 as far as the Verifier's policy goes: the alg is
+// one of the package's table (never "none"), and an asymmetric one is in
+// the allow-list. Whether the client may use it is the client step's.
+func (s *verification) checkAlg() error {
+	s.alg = s.t.alg()
+	switch {
+	case s.alg == nil:
+		// Unknown (every casing of "none" included), absent or not a string.
+		return NewError(ErrAlgorithm, errors.New("unknown or missing alg"))
+	case !s.alg.Symmetric() && !slices.Contains(s.v.cfg.Algorithms, s.alg.Name):
+		return NewError(ErrAlgorithm, nil)
+	}
+	return nil
+}
 
 // Explain runs every check of [Verifier.Verify] on req that can run, rather
 // than stopping at the first failure, and reports each one, in the order
-// of Step.Check. The claims checks run even when the signature fails, to
+// of [Step.Check]. The claims checks run even when the signature fails, to
 // tell an integrator everything wrong at once; a passed claims check on a
 // token whose signature failed proves nothing.
 //
@@ -34,65 +126,23 @@ var explainChecks = [...]string{"request", "syntax", "header", "iss", "sub", "cl
 // subcommand); authenticate requests with Verify, which accepts the
 // assertion only if no step failed and its jti is unused.
 func (v *Verifier) Explain(ctx context.Context, req Request) []Step {
-	steps := make([]Step, len(explainChecks))
-	for i, c := range explainChecks {
-		steps[i] = Step{Check: c, Skipped: true}
-	}
-	set := func(i int, err error) bool {
-		steps[i].Skipped, steps[i].Err = false, err
-		return err == nil
-	}
-	set(0, checkRequest(req))
-	if req.Assertion == "" {
-		return steps
-	}
-
-	// syntax: the character set and segment count, then decoding.
-	var t jws
-	err := checkSyntax(req.Assertion, v.cfg.MaxAssertionLength)
-	if err == nil {
-		if perr := t.parse(req.Assertion); perr != nil {
-			err = NewError(ErrMalformed, perr)
+	s := &verification{v: v, ctx: ctx, req: req}
+	out := make([]Step, numSteps)
+	var passed [numSteps]bool
+	for i, st := range steps {
+		out[i] = Step{Check: st.name, Skipped: true}
+		if stepID(i) == stepReplay || (stepID(i) != stepRequest && req.Assertion == "") {
+			continue
 		}
-	}
-	if err != nil {
-		set(1, err)
-		return steps
-	}
-	c := t.claims
-	method := t.method()
-	var algErr error
-	if method == nil {
-		algErr = NewError(ErrAlgorithm, errors.New("unknown or missing alg"))
-	}
-	set(1, nil)
-
-	set(2, v.checkHeader(&t.header))
-	set(3, checkIssuer(&c))
-	set(4, checkSubject(&c))
-	set(5, checkClientID(req, &c))
-	var client *Client
-	if steps[3].Err == nil && algErr == nil {
-		if client, err = v.client(ctx, c.iss.v); err != nil {
-			set(6, err)
-			client = nil
-		} else {
-			set(6, nil)
+		ready := true
+		for _, n := range st.needs {
+			ready = ready && passed[n]
 		}
-	}
-	switch {
-	case algErr != nil:
-		set(7, algErr)
-	case client != nil && set(7, v.checkAlg(client, method.Alg())):
-		_, key, err := v.key(ctx, client, method.Alg(), &t.header)
-		if set(8, err) {
-			set(9, t.checkSignature(method, key))
+		if !ready {
+			continue
 		}
+		err := st.run(s)
+		out[i].Skipped, out[i].Err, passed[i] = false, err, err == nil
 	}
-	set(10, v.checkAudience(&c))
-	set(11, v.checkExpiry(&c))
-	set(12, v.checkNotBefore(&c))
-	set(13, v.checkIssuedAt(&c))
-	set(14, v.checkJTI(&c))
-	return steps
+	return out
 }

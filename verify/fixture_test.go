@@ -89,14 +89,15 @@ func testClients(t testing.TB) verify.Clients {
 	t.Helper()
 	pub := testkeys.Public
 	m := verify.ClientMap{
-		"rsa":   {ID: "rsa", Keys: mustKeySet(t, verify.Key{ID: "r1", Public: pub(testkeys.RSA2048)})},
-		"rsa2":  {ID: "rsa2", Keys: mustKeySet(t, verify.Key{ID: "r1", Public: pub(testkeys.RSA2048Alt)})},
-		"ec":    {ID: "ec", Keys: mustKeySet(t, verify.Key{ID: "e1", Public: pub(testkeys.P256)})},
-		"p384":  {ID: "p384", Keys: mustKeySet(t, verify.Key{ID: "e1", Public: pub(testkeys.P384)})},
-		"p521":  {ID: "p521", Keys: mustKeySet(t, verify.Key{Public: pub(testkeys.P521)})},
-		"ed":    {ID: "ed", Keys: mustKeySet(t, verify.Key{Public: pub(testkeys.Ed25519)})},
-		"weak":  {ID: "weak", Keys: mustKeySet(t, verify.Key{ID: "w1", Public: pub(testkeys.RSA1024)})},
-		"nokid": {ID: "nokid", Keys: mustKeySet(t, verify.Key{Public: pub(testkeys.RSA2048)})},
+		"rsa":      {ID: "rsa", Keys: mustKeySet(t, verify.Key{ID: "r1", Public: pub(testkeys.RSA2048)})},
+		"rsa2":     {ID: "rsa2", Keys: mustKeySet(t, verify.Key{ID: "r1", Public: pub(testkeys.RSA2048Alt)})},
+		"ec":       {ID: "ec", Keys: mustKeySet(t, verify.Key{ID: "e1", Public: pub(testkeys.P256)})},
+		"p384":     {ID: "p384", Keys: mustKeySet(t, verify.Key{ID: "e1", Public: pub(testkeys.P384)})},
+		"p521":     {ID: "p521", Keys: mustKeySet(t, verify.Key{Public: pub(testkeys.P521)})},
+		"ed":       {ID: "ed", Keys: mustKeySet(t, verify.Key{Public: pub(testkeys.Ed25519)})},
+		"edpinned": {ID: "edpinned", Keys: mustKeySet(t, verify.Key{Algorithm: "EdDSA", Public: pub(testkeys.Ed25519)})},
+		"weak":     {ID: "weak", Keys: mustKeySet(t, verify.Key{ID: "w1", Public: pub(testkeys.RSA1024)})},
+		"nokid":    {ID: "nokid", Keys: mustKeySet(t, verify.Key{Public: pub(testkeys.RSA2048)})},
 		"multi": {ID: "multi", Keys: mustKeySet(t,
 			verify.Key{ID: "m1", Public: pub(testkeys.RSA2048)},
 			verify.Key{ID: "m2", Public: pub(testkeys.RSA2048Alt)},

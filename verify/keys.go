@@ -3,12 +3,9 @@ package verify
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"errors"
 	"fmt"
+
+	"github.com/pkjwt/pkjwt/internal/jose"
 )
 
 // Key is one public verification key registered to a client.
@@ -50,7 +47,7 @@ var _ KeySource = (*KeySet)(nil)
 // included) or if two keys share a non-empty ID.
 func NewKeySet(keys ...Key) (*KeySet, error) {
 	for i, k := range keys {
-		if err := publicKeyType(k.Public); err != nil {
+		if err := jose.PublicKeyType(k.Public); err != nil {
 			return nil, fmt.Errorf("verify: key %d (kid %q): %w", i, k.ID, err)
 		}
 		for _, prev := range keys[:i] {
@@ -105,80 +102,22 @@ func SelectKey(keys []Key, kid, alg string) (Key, error) {
 }
 
 func fits(k Key, alg string) bool {
-	return (k.Algorithm == "" || k.Algorithm == alg) && checkKeyType(k.Public, alg) == nil
+	a := jose.Lookup(alg)
+	return (k.Algorithm == "" || k.Algorithm == alg) && a != nil && !a.Symmetric() && a.FitKey(k.Public) == nil
 }
 
-// CheckKey reports whether pub may verify assertions signed with alg: its
-// type (and curve) must suit alg, and an RSA key must have at least
-// minRSABits and at most MaxRSABits bits. Private keys, symmetric keys and unknown types are
-// rejected.
+// CheckKey reports whether pub may verify assertions signed with alg: alg
+// must be one of the asymmetric algs of the package documentation's table,
+// pub's type (and curve) must suit it, and an RSA key must have at least
+// minRSABits and at most 16384 bits. Private keys, symmetric keys and
+// unknown types are rejected.
 func CheckKey(pub crypto.PublicKey, alg string, minRSABits int) error {
-	if err := checkKeyType(pub, alg); err != nil {
+	a := jose.Lookup(alg)
+	if a == nil || a.Symmetric() {
+		return fmt.Errorf("alg %q is not a public-key alg", alg)
+	}
+	if err := a.FitKey(pub); err != nil {
 		return err
 	}
-	if k, ok := pub.(*rsa.PublicKey); ok {
-		if n := k.N.BitLen(); n < minRSABits || n > MaxRSABits {
-			return fmt.Errorf("RSA key of %d bits, want %d to %d", n, minRSABits, MaxRSABits)
-		}
-	}
-	return nil
-}
-
-// MaxRSABits is the largest RSA modulus CheckKey accepts: it bounds the
-// cost of one signature check, which an attacker's registration could
-// otherwise inflate.
-const MaxRSABits = 16384
-
-var errKeyType = errors.New("key type does not fit alg")
-
-func checkKeyType(pub crypto.PublicKey, alg string) error {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if k == nil || k.N == nil {
-			return errKeyType
-		}
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-			return nil
-		}
-	case *ecdsa.PublicKey:
-		if k == nil {
-			return errKeyType
-		}
-		switch {
-		case alg == "ES256" && k.Curve == elliptic.P256(),
-			alg == "ES384" && k.Curve == elliptic.P384(),
-			alg == "ES512" && k.Curve == elliptic.P521():
-			return nil
-		}
-	case ed25519.PublicKey:
-		if alg == "EdDSA" && len(k) == ed25519.PublicKeySize {
-			return nil
-		}
-	default:
-		return publicKeyType(pub)
-	}
-	return errKeyType
-}
-
-func publicKeyType(pub crypto.PublicKey) error {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if k != nil && k.N != nil {
-			return nil
-		}
-	case *ecdsa.PublicKey:
-		if k != nil {
-			return nil
-		}
-	case ed25519.PublicKey:
-		if len(k) == ed25519.PublicKeySize {
-			return nil
-		}
-	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey, *ed25519.PrivateKey:
-		return errors.New("private key where a public key is required")
-	case []byte, string:
-		return errors.New("symmetric key where a public key is required")
-	}
-	return fmt.Errorf("unsupported key type %T", pub)
+	return jose.CheckRSASize(pub, minRSABits)
 }

@@ -43,6 +43,16 @@ func claimsJSON(client string) []byte {
 	return b
 }
 
+// withMember returns the claims JSON object b with a first member name
+// set to the string value: a duplicate if b has name already.
+func withMember(b []byte, name, value string) string {
+	m, err := json.Marshal(map[string]string{name: value})
+	if err != nil {
+		panic(err)
+	}
+	return string(m[:len(m)-1]) + "," + string(b[1:])
+}
+
 func at(d time.Duration) int64 { return now.Add(d).Unix() }
 
 var r1 = map[string]any{"kid": "r1"}
@@ -109,13 +119,14 @@ func ruleCases() []ruleCase {
 		{name: "ok/ES384", req: req(mint(testkeys.P384, "ES384", map[string]any{"kid": "e1"}, "p384", nil))},
 		{name: "ok/ES512 without kid", req: req(mint(testkeys.P521, "ES512", nil, "p521", nil))},
 		{name: "ok/EdDSA without kid", req: req(mint(testkeys.Ed25519, "EdDSA", nil, "ed", nil))},
+		{name: "ok/Ed25519 (RFC 9864)", req: req(mint(testkeys.Ed25519, "Ed25519", nil, "ed", nil))},
 		{name: "ok/no kid, exactly one key", req: req(mint(testkeys.RSA2048, "RS256", nil, "nokid", nil))},
 		{name: "ok/no kid, one of several keys fits alg", req: req(mint(testkeys.P256, "ES256", nil, "multi", nil))},
 		{name: "ok/key alg matches", req: req(mint(testkeys.RSA2048, "RS384", map[string]any{"kid": "k1"}, "keyalg", nil))},
 		{name: "ok/pinned alg", req: req(mint(testkeys.RSA2048, "PS256", map[string]any{"kid": "p1"}, "pinned", nil))},
 		{name: "ok/client_id matches", req: withID(good(), "rsa")},
 
-		// RULES 1-3: request shape.
+		// Check 1-3: request shape.
 		{name: "1/no credentials", req: verify.Request{}, want: verify.ErrNoCredentials},
 		{name: "3/only another method", req: verify.Request{OtherAuthentication: "client_secret_basic"}, want: verify.ErrNoCredentials},
 		{name: "1/type missing", req: verify.Request{Assertion: good()}, want: verify.ErrMissingParameter},
@@ -128,7 +139,7 @@ func ruleCases() []ruleCase {
 		{name: "3/assertion and client_secret_basic", req: withOther(good(), "client_secret_basic"), want: verify.ErrMultipleMethods},
 		{name: "3/assertion and client_secret_post", req: withOther(good(), "client_secret_post"), want: verify.ErrMultipleMethods},
 
-		// RULES 4: compact serialization only.
+		// Check 4: compact serialization only.
 		{name: "4/two segments", req: req(goodHeader + "." + strings.Split(goodRest, ".")[0]), want: verify.ErrMalformed},
 		{name: "4/four segments", req: req(good() + ".e30"), want: verify.ErrMalformed},
 		{name: "4/JWE, five segments", req: req("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"), want: verify.ErrMalformed},
@@ -140,11 +151,18 @@ func ruleCases() []ruleCase {
 		{name: "4/header not JSON", req: req(rawToken(`{"alg":"RS256"`, `{}`)), want: verify.ErrMalformed},
 		{name: "4/claims not an object", req: req(rawToken(`{"alg":"RS256","kid":"r1"}`, `["rsa"]`)), want: verify.ErrMalformed},
 		{name: "4/non-canonical base64", req: req(flipUnusedBits(goodHeader) + "." + goodRest), want: verify.ErrMalformed},
+		{name: "4/alg twice in the header", req: req(rawToken(`{"alg":"RS256","kid":"r1","alg":"RS256"}`, string(claimsJSON("rsa")))), want: verify.ErrMalformed},
+		{name: "4/kid twice, once escaped", req: req(rawToken(`{"alg":"RS256","kid":"r1","k\u0069d":"r2"}`, string(claimsJSON("rsa")))), want: verify.ErrMalformed},
+		{name: "4/iss twice, another client's last", req: req(rawToken(`{"alg":"RS256","kid":"r1"}`, withMember(claimsJSON("rsa"), "iss", "ec"))), want: verify.ErrMalformed},
+		{name: "4/iss twice, this client's last", req: req(rawToken(`{"alg":"RS256","kid":"r1"}`, withMember(claimsJSON("ec"), "iss", "rsa"))), want: verify.ErrMalformed},
+		{name: "4/aud twice", req: req(rawToken(`{"alg":"RS256","kid":"r1"}`, withMember(claimsJSON("rsa"), "aud", tokenEndpoint))), want: verify.ErrMalformed},
+		{name: "4/an unknown claim twice", req: req(rawToken(`{"alg":"RS256","kid":"r1"}`, withMember([]byte(withMember(claimsJSON("rsa"), "scope", "a")), "scope", "b"))), want: verify.ErrMalformed},
+		{name: "ok/names that differ in case are distinct", req: req(rawToken(`{"alg":"RS256","kid":"r1","ALG":"none"}`, withMember(claimsJSON("rsa"), "ISS", "ec")))},
 		{name: "4/crit with an extension", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "crit": []string{"exp"}, "exp": 1}, "rsa", nil)), want: verify.ErrCritical},
 		{name: "4/crit b64", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "crit": []string{"b64"}, "b64": false}, "rsa", nil)), want: verify.ErrCritical},
 		{name: "4/crit empty", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "crit": []string{}}, "rsa", nil)), want: verify.ErrCritical},
 
-		// RULES 5: keys only from the client's registration.
+		// Check 5: keys only from the client's registration.
 		{name: "5/another client's key", req: req(mint(testkeys.RSA2048Alt, "RS256", r1, "rsa", nil)), want: verify.ErrSignature},
 		{name: "5/key embedded as jwk", req: req(mint(testkeys.RSA2048Alt, "RS256", map[string]any{"kid": "r1", "jwk": testkeys.JWK(testkeys.Signer(testkeys.RSA2048Alt), "r1", "RS256", "sig")}, "rsa", nil)), want: verify.ErrSignature},
 		{name: "5/key behind jku", req: req(mint(testkeys.RSA2048Alt, "RS256", map[string]any{"kid": "r1", "jku": "https://attacker.example/jwks"}, "rsa", nil)), want: verify.ErrSignature},
@@ -160,7 +178,7 @@ func ruleCases() []ruleCase {
 		}()), want: verify.ErrSignature},
 		{name: "5/empty signature", req: req(good()[:strings.LastIndexByte(good(), '.')+1]), want: verify.ErrSignature},
 
-		// RULES 6: alg allow-list.
+		// Check 6: alg allow-list.
 		{name: "6/alg none", req: req(testkeys.SignRaw("none", nil, []byte(`{"alg":"none","kid":"r1"}`), []byte(`{"iss":"rsa","sub":"rsa"}`))), want: verify.ErrAlgorithm},
 		{name: "6/alg None", req: req(testkeys.SignRaw("none", nil, []byte(`{"alg":"None"}`), []byte(`{"iss":"rsa","sub":"rsa"}`))), want: verify.ErrAlgorithm},
 		{name: "6/alg NONE", req: req(testkeys.SignRaw("none", nil, []byte(`{"alg":"NONE"}`), []byte(`{"iss":"rsa","sub":"rsa"}`))), want: verify.ErrAlgorithm},
@@ -173,24 +191,32 @@ func ruleCases() []ruleCase {
 		{name: "6/HS256 keyed with the EC public key PEM", req: req(hsToken("HS256", publicKeyPEM(testkeys.P256), "ec", nil)), want: verify.ErrAlgorithm},
 		{name: "6/HS256 from a private_key_jwt client, even with client_secret_jwt on", cfg: hs, req: req(hsToken("HS256", secret, "rsa", nil)), want: verify.ErrAlgorithm},
 		{name: "6/HS512 with kid", req: req(testkeys.Sign("HS512", publicKeyPEM(testkeys.RSA2048), r1, claimsFor("rsa"))), want: verify.ErrAlgorithm},
+		{name: "6/alg ed25519 in lower case", req: req(testkeys.SignRaw("Ed25519", testkeys.Signer(testkeys.Ed25519), []byte(`{"alg":"ed25519"}`), claimsJSON("ed"))), want: verify.ErrAlgorithm},
+		{name: "6/alg Ed448", req: req(testkeys.SignRaw("Ed25519", testkeys.Signer(testkeys.Ed25519), []byte(`{"alg":"Ed448"}`), claimsJSON("ed"))), want: verify.ErrAlgorithm},
+		{name: "6/Ed25519 outside an allow-list of EdDSA", cfg: &verify.Config{Algorithms: []string{"EdDSA"}}, req: req(mint(testkeys.Ed25519, "Ed25519", nil, "ed", nil)), want: verify.ErrAlgorithm},
 		{name: "6/alg outside a FAPI allow-list", cfg: &verify.Config{Algorithms: verify.FAPIAlgorithms()}, req: req(good()), want: verify.ErrAlgorithm},
 		{name: "6/not the client's registered alg", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "p1"}, "pinned", nil)), want: verify.ErrAlgorithm},
 
-		// RULES 7: the key must fit the alg.
+		// Check 7: the key must fit the alg.
 		{name: "7/1024-bit RSA key", req: req(mint(testkeys.RSA1024, "RS256", map[string]any{"kid": "w1"}, "weak", nil)), want: verify.ErrKeyRejected},
 		{name: "7/ES256 header, RSA key registered", req: req(mint(testkeys.P256, "ES256", r1, "rsa", nil)), want: verify.ErrKeyNotFound},
 		{name: "7/ES256 header, P-384 key registered", req: req(testkeys.SignRaw("ES384", testkeys.Signer(testkeys.P384), []byte(`{"alg":"ES256","kid":"e1"}`), claimsJSON("p384"))), want: verify.ErrKeyNotFound},
 		{name: "7/ES384 header, P-256 key registered", req: req(testkeys.SignRaw("ES256", testkeys.Signer(testkeys.P256), []byte(`{"alg":"ES384","kid":"e1"}`), claimsJSON("ec"))), want: verify.ErrKeyNotFound},
 		{name: "7/EdDSA header, RSA key registered", req: req(mint(testkeys.Ed25519, "EdDSA", nil, "nokid", nil)), want: verify.ErrKeyNotFound},
+		{name: "7/Ed25519 header, RSA key registered", req: req(mint(testkeys.Ed25519, "Ed25519", nil, "nokid", nil)), want: verify.ErrKeyNotFound},
+		{name: "7/Ed25519 header, key registered for EdDSA only", req: req(mint(testkeys.Ed25519, "Ed25519", nil, "edpinned", nil)), want: verify.ErrKeyNotFound},
+		{name: "ok/EdDSA header, key registered for EdDSA", req: req(mint(testkeys.Ed25519, "EdDSA", nil, "edpinned", nil))},
+		{name: "5/Ed25519 signed by another Ed25519 key", req: req(mint(testkeys.Ed25519Alt, "Ed25519", nil, "ed", nil)), want: verify.ErrSignature},
+		{name: "5/Ed25519 header over an ES256 signature", req: req(testkeys.SignRaw("ES256", testkeys.Signer(testkeys.P256), []byte(`{"alg":"Ed25519"}`), claimsJSON("ed"))), want: verify.ErrSignature},
 		{name: "7/key registered for RS384 only", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "k1"}, "keyalg", nil)), want: verify.ErrKeyNotFound},
 
-		// RULES 8: kid.
+		// Check 8: kid.
 		{name: "8/unknown kid", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r2"}, "rsa", nil)), want: verify.ErrKeyNotFound},
 		{name: "8/kid not a string", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": 1}, "rsa", nil)), want: verify.ErrMalformed},
 		{name: "8/no kid, several keys fit", req: req(mint(testkeys.RSA2048, "RS256", nil, "multi", nil)), want: verify.ErrKeyIDRequired},
 		{name: "8/kid of one key, signed by another of the same client", req: req(mint(testkeys.RSA2048Alt, "RS256", map[string]any{"kid": "m1"}, "multi", nil)), want: verify.ErrSignature},
 
-		// RULES 9: typ.
+		// Check 9: typ.
 		{name: "ok/typ missing", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "typ": nil}, "rsa", nil))},
 		{name: "ok/typ jwt", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "typ": "jwt"}, "rsa", nil))},
 		{name: "ok/typ client-authentication+jwt", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "typ": "client-authentication+jwt"}, "rsa", nil))},
@@ -201,7 +227,7 @@ func ruleCases() []ruleCase {
 		{name: "9/typ not a string", req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "typ": 1}, "rsa", nil)), want: verify.ErrType},
 		{name: "9/typ required and missing", cfg: &verify.Config{RequireType: true}, req: req(mint(testkeys.RSA2048, "RS256", map[string]any{"kid": "r1", "typ": nil}, "rsa", nil)), want: verify.ErrType},
 
-		// RULES 10: iss and sub.
+		// Check 10: iss and sub.
 		{name: "10/iss missing", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("iss", nil))), want: verify.ErrIssuer},
 		{name: "10/iss empty", req: req(mint(testkeys.RSA2048, "RS256", r1, "", nil)), want: verify.ErrIssuer},
 		{name: "10/iss not a string", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("iss", 7))), want: verify.ErrIssuer},
@@ -214,7 +240,7 @@ func ruleCases() []ruleCase {
 		{name: "10/client registry down", req: req(mint(testkeys.RSA2048, "RS256", r1, "down", nil)), want: verify.ErrClientsUnavailable},
 		{name: "10/key source down", req: req(mint(testkeys.RSA2048, "RS256", r1, "keysdown", nil)), want: verify.ErrKeysUnavailable},
 
-		// RULES 11: aud.
+		// Check 11: aud.
 		{name: "11/aud missing", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("aud", nil))), want: verify.ErrAudience},
 		{name: "11/aud the token endpoint", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("aud", tokenEndpoint))), want: verify.ErrAudience},
 		{name: "11/aud with a trailing slash", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("aud", issuer+"/"))), want: verify.ErrAudience},
@@ -231,7 +257,7 @@ func ruleCases() []ruleCase {
 		{name: "ok/legacy: issuer", cfg: legacy, req: req(good())},
 		{name: "11/legacy: neither", cfg: legacy, req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("aud", []string{"https://other.example", tokenEndpoint + "/"}))), want: verify.ErrAudience},
 
-		// RULES 12: exp, with the default leeway 15 s and lifetime 10 min.
+		// Check 12: exp, with the default leeway 15 s and lifetime 10 min.
 		{name: "12/exp missing", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("exp", nil))), want: verify.ErrExpiryMissing},
 		{name: "12/exp a string", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("exp", "1800000300"))), want: verify.ErrExpiryMissing},
 		{name: "12/exp null", req: req(rawToken(`{"alg":"RS256","kid":"r1"}`, `{"iss":"rsa","sub":"rsa","aud":"`+issuer+`","jti":"x","exp":null}`)), want: verify.ErrExpiryMissing},
@@ -245,7 +271,7 @@ func ruleCases() []ruleCase {
 		{name: "12/exp 1e300", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("exp", 1e300))), want: verify.ErrLifetime},
 		{name: "ok/exp fractional", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("exp", float64(at(time.Minute))+0.5)))},
 
-		// RULES 13: nbf and iat (FAPI 2.0: accept 10 s of skew, reject 60 s).
+		// Check 13: nbf and iat (FAPI 2.0: accept 10 s of skew, reject 60 s).
 		{name: "ok/nbf 10 s ahead", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("nbf", at(10*time.Second))))},
 		{name: "ok/nbf at the leeway's edge", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("nbf", at(15*time.Second))))},
 		{name: "13/nbf 1 s beyond the leeway", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("nbf", at(16*time.Second)))), want: verify.ErrNotYetValid},
@@ -258,7 +284,7 @@ func ruleCases() []ruleCase {
 		{name: "ok/iat missing", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("iat", nil)))},
 		{name: "13/iat not a number", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("iat", true))), want: verify.ErrIssuedAt},
 
-		// RULES 14: jti.
+		// Check 14: jti.
 		{name: "14/jti missing", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("jti", nil))), want: verify.ErrJTI},
 		{name: "14/jti empty", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("jti", ""))), want: verify.ErrJTI},
 		{name: "14/jti a number", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("jti", 12345))), want: verify.ErrJTI},
@@ -266,14 +292,14 @@ func ruleCases() []ruleCase {
 		{name: "ok/jti 256 bytes", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", set("jti", strings.Repeat("k", 256))))},
 		{name: "14/replay store down", req: req(good()), cfg: &verify.Config{}, want: verify.ErrReplayUnavailable},
 
-		// RULES 15: unknown claims are ignored, member names are exact.
+		// Check 15: unknown claims are ignored, member names are exact.
 		{name: "ok/unknown claims", req: req(mint(testkeys.RSA2048, "RS256", r1, "rsa", func(c map[string]any) {
 			c["scope"] = "x"
 			c["Exp"] = "never"
 			c["nested"] = map[string]any{"a": []int{1}}
 		}))},
 
-		// RULES 16: client_secret_jwt, opt-in.
+		// Check 16: client_secret_jwt, opt-in.
 		{name: "ok/client_secret_jwt HS256", cfg: hs, req: req(hsToken("HS256", secret, "secret", nil))},
 		{name: "16/client_secret_jwt not enabled", req: req(hsToken("HS256", secret, "secret", nil)), want: verify.ErrMethod},
 		{name: "16/wrong secret", cfg: hs, req: req(hsToken("HS256", []byte("ffffffffffffffffffffffffffffffff"), "secret", nil)), want: verify.ErrSignature},

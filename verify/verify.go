@@ -106,68 +106,31 @@ func (v *Verifier) SigningAlgorithms() []string {
 }
 
 // Verify checks the client assertion in req and, if every check passes,
-// claims its jti and returns the result. The checks run in this order:
-// request shape, token syntax, header (crit, typ), iss, sub, client_id,
-// client lookup, alg, key, signature, aud, exp, nbf, iat, jti, and last the
-// replay claim, so that a rejected assertion never uses up its jti.
+// claims its jti and returns the result. It runs the checks of the package
+// documentation in the order of [Step.Check] and stops at the first
+// failure; the jti is claimed last, so that a rejected assertion never
+// uses it up.
 //
 // Every error it returns is an *Error, which wraps one of the sentinel
 // errors of this package: ErrKeysUnavailable, ErrClientsUnavailable and
 // ErrReplayUnavailable (Code CodeServerError) mean the server could not
 // decide; the others mean the request or the assertion is at fault.
 func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
-	if err := checkRequest(req); err != nil {
-		return nil, err
+	s := &verification{v: v, ctx: ctx, req: req}
+	for i := range steps {
+		if err := steps[i].run(s); err != nil {
+			return nil, err
+		}
 	}
-	if err := checkSyntax(req.Assertion, v.cfg.MaxAssertionLength); err != nil {
-		return nil, err
-	}
-	var t jws
-	if err := t.parse(req.Assertion); err != nil {
-		return nil, NewError(ErrMalformed, err)
-	}
-	c := &t.claims
-	if err := v.checkHeader(&t.header); err != nil {
-		return nil, err
-	}
-	if err := checkIdentity(req, c); err != nil {
-		return nil, err
-	}
-	method := t.method()
-	if method == nil {
-		// No signing method by that alg: unknown (including every casing
-		// of "none" but the exact one) or absent.
-		return nil, NewError(ErrAlgorithm, errors.New("unknown or missing alg"))
-	}
-	alg := method.Alg()
-	client, err := v.client(ctx, c.iss.v)
-	if err != nil {
-		return nil, err
-	}
-	if err := v.checkAlg(client, alg); err != nil {
-		return nil, err
-	}
-	kid, key, err := v.key(ctx, client, alg, &t.header)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkSignature(method, key); err != nil {
-		return nil, err
-	}
-	if err := v.checkClaims(c); err != nil {
-		return nil, err
-	}
-	if err := v.claim(ctx, c); err != nil {
-		return nil, err
-	}
+	c := &s.t.claims
 	res := &Result{
 		ClientID:  c.iss.v,
-		Method:    client.method(),
-		KeyID:     kid,
-		Algorithm: alg,
+		Method:    s.client.method(),
+		KeyID:     s.kid,
+		Algorithm: s.alg.Name,
 		JTI:       c.jti.v,
 		ExpiresAt: c.exp.t,
-		Host:      client.Host,
+		Host:      s.client.Host,
 		payload:   req.Assertion[strings.IndexByte(req.Assertion, '.')+1 : strings.LastIndexByte(req.Assertion, '.')],
 	}
 	if c.iat.set {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -359,10 +361,6 @@ func validateJWKSURI(s string, insecure bool) error {
 	return nil
 }
 
-// privateMembers are JWK members that only private or symmetric keys have
-// (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-
 // inlineKeys returns the keys of an inline jwks, checked by
 // jwksfetch.NewInline: every JWK must be a usable public signature key.
 // Errors are *configError with paths relative to the jwks member; a
@@ -380,9 +378,9 @@ func inlineKeys(raw json.RawMessage, clientID string) (*verify.KeySet, error) {
 	for i, k := range set.Keys {
 		var kid string
 		json.Unmarshal(k["kid"], &kid)
-		for _, m := range privateMembers {
-			if _, ok := k[m]; ok {
-				return nil, configErrorf(fmt.Sprintf("keys[%d]", i), "client %q: key %q holds private key material (%q); register only public keys", clientID, kid, m)
+		for _, name := range slices.Sorted(maps.Keys(k)) {
+			if _, ok := jose.PrivateMember(name); ok {
+				return nil, configErrorf(fmt.Sprintf("keys[%d]", i), "client %q: key %q holds private key material (%q); register only public keys", clientID, kid, name)
 			}
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -194,7 +192,7 @@ func (d *demoRun) mint() (string, error) { return d.mintFor(d.issuer) }
 
 func (d *demoRun) mintFor(aud string) (string, error) {
 	now := time.Now()
-	return signAssertion(d.key, "JWT", jwt.MapClaims{
+	return signAssertion(d.key, "JWT", map[string]any{
 		"iss": demoClientID,
 		"sub": demoClientID,
 		"aud": aud,

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -79,7 +80,7 @@ func runKeygen(_ context.Context, std stdio, args []string) error {
 	if !slices.Contains(verify.DefaultAlgorithms(), k.alg) {
 		return usageErrorf("-alg %q: want one of %s", k.alg, strings.Join(verify.DefaultAlgorithms(), ", "))
 	}
-	if err := verify.CheckKey(signer.Public(), k.alg, verify.DefaultMinRSABits); err != nil {
+	if err := verify.CheckKey(signer.Public(), k.alg, jose.MinRSABits); err != nil {
 		return usageErrorf("-alg %s does not fit a %s key: %v", k.alg, *typ, err)
 	}
 	if k.kid == "" {

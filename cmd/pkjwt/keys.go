@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 
 	"github.com/MicahParks/jwkset"
+
+	"github.com/pkjwt/pkjwt/internal/jose"
 )
 
 // keyTypes are the -type values of keygen.
@@ -45,23 +47,13 @@ func generateKey(typ string, bits int) (crypto.Signer, error) {
 }
 
 // defaultAlg returns the JWS alg a key signs with unless told otherwise:
-// RS256, ES256, ES384, ES512 or EdDSA.
+// RS256, ES256, ES384, ES512 or EdDSA (see package internal/jose).
 func defaultAlg(pub crypto.PublicKey) (string, error) {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return "RS256", nil
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256", nil
-		case elliptic.P384():
-			return "ES384", nil
-		case elliptic.P521():
-			return "ES512", nil
-		}
+	if alg := jose.NaturalAlg(pub); alg != "" {
+		return alg, nil
+	}
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
 		return "", fmt.Errorf("unsupported curve %s", k.Curve.Params().Name)
-	case ed25519.PublicKey:
-		return "EdDSA", nil
 	}
 	return "", fmt.Errorf("unsupported key type %T", pub)
 }

@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -109,15 +109,15 @@ func runMint(_ context.Context, std stdio, args []string) error {
 	if err := verify.CheckKey(key.signer.Public(), key.alg, 0); err != nil {
 		return usageErrorf("alg %s does not fit the key: %v", key.alg, err)
 	}
-	if k, ok := key.signer.Public().(*rsa.PublicKey); ok && k.N.BitLen() < verify.DefaultMinRSABits {
-		fmt.Fprintf(std.err, "pkjwt mint: warning: a %d-bit RSA key; verifiers require at least %d bits\n", k.N.BitLen(), verify.DefaultMinRSABits)
+	if k, ok := key.signer.Public().(*rsa.PublicKey); ok && k.N.BitLen() < jose.MinRSABits {
+		fmt.Fprintf(std.err, "pkjwt mint: warning: a %d-bit RSA key; verifiers require at least %d bits\n", k.N.BitLen(), jose.MinRSABits)
 	}
 	if *jti == "" {
 		*jti = randomString(16)
 	}
 
 	now := time.Now()
-	claims := jwt.MapClaims{
+	claims := map[string]any{
 		"iss": *iss,
 		"sub": *sub,
 		"jti": *jti,
@@ -139,20 +139,32 @@ func runMint(_ context.Context, std stdio, args []string) error {
 
 // signAssertion signs claims with key under key.alg, with key.kid (if any)
 // and typ (if any) in the header.
-func signAssertion(key signingKey, typ string, claims jwt.MapClaims) (string, error) {
-	m := jwt.GetSigningMethod(key.alg)
-	if m == nil {
+func signAssertion(key signingKey, typ string, claims map[string]any) (string, error) {
+	alg := jose.Lookup(key.alg)
+	if alg == nil {
 		return "", fmt.Errorf("unknown alg %q", key.alg)
 	}
-	t := jwt.NewWithClaims(m, claims)
-	delete(t.Header, "typ")
+	header := map[string]any{"alg": key.alg}
 	if typ != "" {
-		t.Header["typ"] = typ
+		header["typ"] = typ
 	}
 	if key.kid != "" {
-		t.Header["kid"] = key.kid
+		header["kid"] = key.kid
 	}
-	return t.SignedString(key.signer)
+	hb, err := json.Marshal(header)
+	if err != nil {
+		return "", err
+	}
+	cb, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	signing := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
+	sig, err := alg.Sign(key.signer, []byte(signing))
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // randomString returns n random bytes, base64url-encoded.

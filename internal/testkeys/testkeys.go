@@ -10,7 +10,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"embed"
@@ -24,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/pkjwt/pkjwt/internal/jose"
 )
 
 //go:embed testdata/*.pem
@@ -75,22 +74,7 @@ func Public(name string) crypto.PublicKey { return Signer(name).Public() }
 
 // Alg returns the natural JWS alg of the named key: RS256, ES256, ES384,
 // ES512 or EdDSA.
-func Alg(name string) string {
-	switch k := Public(name).(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256"
-		case elliptic.P384():
-			return "ES384"
-		default:
-			return "ES512"
-		}
-	case ed25519.PublicKey:
-		return "EdDSA"
-	}
-	return "RS256"
-}
+func Alg(name string) string { return jose.NaturalAlg(Public(name)) }
 
 // JWK renders the public half of key (a crypto.Signer or a public key) as a
 // JWK. kid, alg and use are set when not empty. The result is a map so that
@@ -220,11 +204,11 @@ func SignRaw(alg string, key any, header, claims []byte) string {
 	if alg == "none" {
 		return signing + "."
 	}
-	m := jwt.GetSigningMethod(alg)
-	if m == nil {
+	a := jose.Lookup(alg)
+	if a == nil {
 		panic("testkeys: unknown alg " + alg)
 	}
-	sig, err := m.Sign(signing, key)
+	sig, err := a.Sign(key, []byte(signing))
 	if err != nil {
 		panic("testkeys: sign " + alg + ": " + err.Error())
 	}
