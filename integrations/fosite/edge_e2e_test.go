@@ -18,8 +18,9 @@ import (
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// allAlgs is the verifier's default list, in its order.
-var allAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+// allAlgs is the verifier's default list, in its order: Ed25519 is EdDSA
+// with Ed25519 keys under its RFC 9864 name.
+var allAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
 
 // algSigner returns a signer of the "pk-any" client for alg.
 func algSigner(alg string) signer {
