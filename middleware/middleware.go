@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,9 +27,10 @@ type config struct {
 	realm       *string
 }
 
-// WithMaxBodyBytes caps the request body at n bytes (default
-// [DefaultMaxBodyBytes]); a larger body fails with [verify.ErrBodyTooLarge] (HTTP
-// 413) and the connection is closed. n must be positive.
+// WithMaxBodyBytes caps the request body at n bytes; a larger body fails
+// with [verify.ErrBodyTooLarge] (HTTP 413) and the connection is closed.
+// Zero (and the option's absence) means [DefaultMaxBodyBytes]; a negative n
+// is an error of [New].
 func WithMaxBodyBytes(n int64) Option {
 	return func(c *config) { c.maxBody = n }
 }
@@ -105,16 +105,18 @@ func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, e
 	if v == nil {
 		return nil, errors.New("middleware: nil Verifier")
 	}
-	cfg := config{maxBody: DefaultMaxBodyBytes, writeError: WriteError}
+	cfg := config{writeError: WriteError}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, errors.New("middleware: nil Option")
 		}
 		opt(&cfg)
 	}
-	if cfg.maxBody <= 0 {
-		return nil, fmt.Errorf("middleware: body cap %d is not positive", cfg.maxBody)
+	maxBody, err := tokenedge.BodyCap("middleware", cfg.maxBody)
+	if err != nil {
+		return nil, err
 	}
+	cfg.maxBody = maxBody
 	if cfg.writeError == nil {
 		return nil, errors.New("middleware: nil ErrorWriter")
 	}

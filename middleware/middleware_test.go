@@ -341,6 +341,23 @@ func TestBodyTooLargeServer(t *testing.T) {
 	if next.calls() != 0 {
 		t.Error("wrapped handler called")
 	}
+
+	// A cap of zero is the default, 64 KiB.
+	h := newMiddleware(t, v, middleware.WithMaxBodyBytes(0))(next)
+	for _, tt := range []struct {
+		size int
+		want int
+	}{{middleware.DefaultMaxBodyBytes, http.StatusOK}, {middleware.DefaultMaxBodyBytes + 1, http.StatusRequestEntityTooLarge}} {
+		form := assertionForm(mint(nil))
+		form.Set("pad", "")
+		enc := form.Encode()
+		enc += strings.Repeat("x", tt.size-len(enc))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, post("/token", enc))
+		if w.Code != tt.want {
+			t.Errorf("zero cap, %d-byte body: %d, want %d", tt.size, w.Code, tt.want)
+		}
+	}
 }
 
 func TestPassThrough(t *testing.T) {
@@ -608,7 +625,7 @@ func TestNew(t *testing.T) {
 		}, false},
 		{"nil verifier", nil, nil, true},
 		{"nil option", v, []middleware.Option{nil}, true},
-		{"zero body cap", v, []middleware.Option{middleware.WithMaxBodyBytes(0)}, true},
+		{"zero body cap: the default", v, []middleware.Option{middleware.WithMaxBodyBytes(0)}, false},
 		{"negative body cap", v, []middleware.Option{middleware.WithMaxBodyBytes(-1)}, true},
 		{"nil error writer", v, []middleware.Option{middleware.WithErrorWriter(nil)}, true},
 		{"realm with CRLF", v, []middleware.Option{middleware.WithRealm("a\r\nSet-Cookie: x")}, true},

@@ -105,11 +105,9 @@ func New(issuer string, clients fosite.ClientManager, store replay.Store, cfg *C
 	if c.Verify != nil && c.Verify.AllowClientSecretJWT {
 		return nil, errors.New("pkjwtfosite: client_secret_jwt cannot be verified: fosite stores client secrets hashed")
 	}
-	switch {
-	case c.MaxBodyBytes == 0:
-		c.MaxBodyBytes = tokenedge.DefaultMaxBodyBytes
-	case c.MaxBodyBytes < 0:
-		return nil, fmt.Errorf("pkjwtfosite: negative MaxBodyBytes %d", c.MaxBodyBytes)
+	maxBody, err := tokenedge.BodyCap("pkjwtfosite", c.MaxBodyBytes)
+	if err != nil {
+		return nil, err
 	}
 	if c.IsNotFound == nil {
 		c.IsNotFound = func(err error) bool { return errors.Is(err, fosite.ErrNotFound) }
@@ -137,7 +135,7 @@ func New(issuer string, clients fosite.ClientManager, store replay.Store, cfg *C
 		}
 		return nil, fmt.Errorf("pkjwtfosite: %w", err)
 	}
-	return &Authenticator{v: v, clients: cl, ownsReg: owns, maxBody: c.MaxBodyBytes,
+	return &Authenticator{v: v, clients: cl, ownsReg: owns, maxBody: maxBody,
 		fallback: slices.Clone(c.FallbackAuthMethods), logger: c.Logger}, nil
 }
 

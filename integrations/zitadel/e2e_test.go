@@ -441,6 +441,8 @@ func TestNew(t *testing.T) {
 		{"no issuer", "", storage, nil},
 		{"client_secret_jwt", "https://op.example", storage, &pkjwtzitadel.Config{Verify: &verify.Config{AllowClientSecretJWT: true}}},
 		{"invalid verify config", "https://op.example", storage, &pkjwtzitadel.Config{Verify: &verify.Config{MaxLifetime: -1}}},
+		{"negative body cap", "https://op.example", storage, &pkjwtzitadel.Config{MaxBodyBytes: -1}},
+		{"JWKSURI without Registry", "https://op.example", storage, &pkjwtzitadel.Config{JWKSURI: func(op.Client) string { return "" }}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

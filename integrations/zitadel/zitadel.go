@@ -82,11 +82,9 @@ func New(issuer string, storage op.Storage, store replay.Store, cfg *Config) (*A
 	if c.JWKSURI != nil && c.Registry == nil {
 		return nil, errors.New("pkjwtzitadel: JWKSURI without a Registry")
 	}
-	switch {
-	case c.MaxBodyBytes == 0:
-		c.MaxBodyBytes = tokenedge.DefaultMaxBodyBytes
-	case c.MaxBodyBytes < 0:
-		return nil, fmt.Errorf("pkjwtzitadel: negative MaxBodyBytes %d", c.MaxBodyBytes)
+	maxBody, err := tokenedge.BodyCap("pkjwtzitadel", c.MaxBodyBytes)
+	if err != nil {
+		return nil, err
 	}
 	cl := &clientStore{storage: storage, jwksURI: c.JWKSURI, registry: c.Registry, signingAlg: c.SigningAlg,
 		inline: jwksfetch.NewInlineCache(jwksfetch.InlineConfig{})}
@@ -94,7 +92,7 @@ func New(issuer string, storage op.Storage, store replay.Store, cfg *Config) (*A
 	if err != nil {
 		return nil, fmt.Errorf("pkjwtzitadel: %w", err)
 	}
-	return &Authenticator{v: v, clients: cl, maxBody: c.MaxBodyBytes}, nil
+	return &Authenticator{v: v, clients: cl, maxBody: maxBody}, nil
 }
 
 // Verifier returns the verifier, for endpoints outside zitadel/oidc that

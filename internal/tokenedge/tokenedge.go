@@ -20,6 +20,20 @@ import (
 // for a token request with a 16 KiB assertion.
 const DefaultMaxBodyBytes = 64 << 10
 
+// BodyCap returns the body cap a caller configured as n: n itself, the
+// default (64 KiB) for zero, and an error for a negative n, the one rule of
+// the edge's configuration. prefix names the caller's package in the
+// error.
+func BodyCap(prefix string, n int64) (int64, error) {
+	switch {
+	case n == 0:
+		return DefaultMaxBodyBytes, nil
+	case n < 0:
+		return 0, fmt.Errorf("%s: negative body cap %d", prefix, n)
+	}
+	return n, nil
+}
+
 // ServerErrorDescription is the one error_description sent with
 // server_error, whatever failed: the detail is for the operator's log.
 const ServerErrorDescription = "the server could not authenticate the client; try again later"
