@@ -28,6 +28,16 @@
 //	server_error    503  the server could not decide (replay store, client
 //	                     registry or key source unavailable); generic text
 //
+// The URL query of every request must carry no client_assertion,
+// client_assertion_type or client_secret, and, when the body carries an
+// assertion, no client_id other than the body's one (the same rule as the
+// fosite and zitadel/oidc integrations): a handler reading r.Form never
+// sees a client other than the authenticated one. Each refusal is a
+// *verify.Error wrapping one of package verify's sentinels
+// (verify.ErrMethodNotAllowed, verify.ErrBodyTooLarge,
+// verify.ErrQueryParameter, verify.ErrExpired, ...), for errors.Is in an
+// [ErrorWriter] and errors.As anywhere.
+//
 // [NewMetadata] derives the RFC 8414 metadata members
 // (token_endpoint_auth_methods_supported,
 // token_endpoint_auth_signing_alg_values_supported, ...) from the same
