@@ -547,13 +547,13 @@ func TestStatusCode(t *testing.T) {
 		err  *verify.Error
 		want int
 	}{
-		{&verify.Error{Code: verify.CodeInvalidClient}, 401},
-		{&verify.Error{Code: verify.CodeInvalidRequest}, 400},
-		{&verify.Error{Code: verify.CodeServerError}, 503},
-		{&verify.Error{Code: "unknown"}, 400},
-		{&verify.Error{Code: verify.CodeInvalidRequest, Err: verify.ErrMethodNotAllowed}, 405},
-		{&verify.Error{Code: verify.CodeInvalidRequest, Err: verify.ErrBodyTooLarge}, 413},
-		{&verify.Error{Code: verify.CodeInvalidRequest, Err: verify.ErrContentType}, 400},
+		{verify.NewError(verify.ErrExpired, nil), 401},
+		{verify.NewError(verify.ErrRepeatedParameter, nil), 400},
+		{verify.NewError(verify.ErrReplayUnavailable, errors.New("down")), 503},
+		{verify.NewError(verify.ErrInternal, nil), 503},
+		{verify.NewError(verify.ErrMethodNotAllowed, nil), 405},
+		{verify.NewError(verify.ErrBodyTooLarge, nil), 413},
+		{verify.NewError(verify.ErrContentType, nil), 400},
 	}
 	for _, tt := range tests {
 		if got := middleware.StatusCode(tt.err); got != tt.want {
@@ -566,9 +566,7 @@ func TestStatusCode(t *testing.T) {
 // description even when called directly.
 func TestWriteError(t *testing.T) {
 	w := httptest.NewRecorder()
-	middleware.WriteError(w, httptest.NewRequest("POST", "/", nil), &verify.Error{
-		Code: verify.CodeServerError, Description: "replay store unavailable", Err: errors.New("redis down"),
-	})
+	middleware.WriteError(w, httptest.NewRequest("POST", "/", nil), verify.NewError(verify.ErrReplayUnavailable, errors.New("redis down")))
 	if diff := cmp.Diff(failure(503, "server_error", descServer), readError(t, w)); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
 	}
