@@ -1,12 +1,17 @@
 package pkjwtfosite_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/google/go-cmp/cmp"
@@ -336,5 +341,50 @@ func TestCheckClient(t *testing.T) {
 				t.Errorf("CheckClient = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// records is a slog.Handler that keeps every record.
+type records struct {
+	mu  sync.Mutex
+	got []slog.Record
+}
+
+func (h *records) Enabled(context.Context, slog.Level) bool { return true }
+func (h *records) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.got = append(h.got, r)
+	return nil
+}
+func (h *records) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *records) WithGroup(string) slog.Handler      { return h }
+
+// TestLoggedOnce: each refused assertion is one record of Config.Logger,
+// with its reason and never the assertion, at every endpoint.
+func TestLoggedOnce(t *testing.T) {
+	h := &records{}
+	f := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Logger: slog.New(h)}})
+	expired := func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }
+	for _, u := range []string{f.tokenURL, f.introspectURL, f.revokeURL} {
+		h.mu.Lock()
+		h.got = nil
+		h.mu.Unlock()
+		a := f.assertion(rsaClient, rsaSigner, expired)
+		form := with(url.Values{"token": {"x"}, "grant_type": {"client_credentials"}}, a)
+		if status, body := postForm(u, form, "", ""); status != http.StatusUnauthorized {
+			t.Fatalf("%s: %d %v", u, status, body)
+		}
+		h.mu.Lock()
+		if len(h.got) != 1 {
+			t.Errorf("%s: %d records, want 1", u, len(h.got))
+		} else {
+			attrs := map[string]string{}
+			h.got[0].Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			if attrs["reason"] != "expired" || strings.Contains(fmt.Sprint(attrs), a) {
+				t.Errorf("%s: record %v", u, attrs)
+			}
+		}
+		h.mu.Unlock()
 	}
 }
