@@ -75,6 +75,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 // Discovery implements op.Server: LegacyServer's document with the client
 // authentication members of Authenticator.Metadata.
 func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Response, error) {
+	//lint:ignore SA1019 op.RegisterServer still serves /.well-known/openid-configuration with it
 	resp, err := s.ExtendedLegacyServer.Discovery(ctx, r)
 	if err == nil {
 		if d, ok := resp.Data.(*oidc.DiscoveryConfiguration); ok {
