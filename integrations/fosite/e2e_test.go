@@ -463,6 +463,12 @@ func TestInstall(t *testing.T) {
 	if _, err := auth.Install(config, wrapped); err == nil {
 		t.Error("Install of a provider that is not a *fosite.Fosite, without a strategy, succeeded")
 	}
+	other := func(*fosite.Config) fosite.OAuth2Provider {
+		return compose.ComposeAllEnabled(&fosite.Config{GlobalSecret: []byte("a-32-byte-secret-for-hmac-tokens")}, storage.NewMemoryStore(), testkeys.Signer(testkeys.RSA2048))
+	}
+	if _, err := auth.Install(config, other); err == nil {
+		t.Error("Install of a provider composed from another config succeeded")
+	}
 	if config.ClientAuthenticationStrategy != nil {
 		t.Error("a failed Install changed the config")
 	}

@@ -178,8 +178,9 @@ func (a *Authenticator) Close() error {
 // (fosite's own introspection endpoint does not accept private_key_jwt).
 //
 // Install returns an error if config or compose is nil, if compose returns
-// nil, or if config has no strategy and the provider is not a
-// *fosite.Fosite. Call it before serving requests.
+// nil or a *fosite.Fosite of another config (whose requests would never
+// reach the strategy), or if config has no strategy and the provider is not
+// a *fosite.Fosite. Call it before serving requests.
 func (a *Authenticator) Install(config *fosite.Config, compose func(*fosite.Config) fosite.OAuth2Provider) (fosite.OAuth2Provider, error) {
 	if config == nil || compose == nil {
 		return nil, errors.New("pkjwtfosite: Install needs the config and the compose function")
@@ -188,10 +189,14 @@ func (a *Authenticator) Install(config *fosite.Config, compose func(*fosite.Conf
 	if p == nil {
 		return nil, errors.New("pkjwtfosite: compose returned no provider")
 	}
+	f, isFosite := p.(*fosite.Fosite)
+	if isFosite && f.Config != fosite.Configurator(config) {
+		// The strategy set on config would never be asked.
+		return nil, errors.New("pkjwtfosite: compose built the provider from another config than the one it was given")
+	}
 	fallback := config.ClientAuthenticationStrategy
 	if fallback == nil {
-		f, ok := p.(*fosite.Fosite)
-		if !ok {
+		if !isFosite {
 			return nil, fmt.Errorf("pkjwtfosite: provider is a %T, not a *fosite.Fosite: use Strategy and Provider", p)
 		}
 		fallback = f.DefaultClientAuthenticationStrategy
