@@ -388,3 +388,77 @@ func TestLoggedOnce(t *testing.T) {
 		h.mu.Unlock()
 	}
 }
+
+// rfc6749Codes are the error codes of RFC 6749 §5.2, and server_error.
+var rfc6749Codes = map[string]bool{
+	"invalid_request": true, "invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
+	"unsupported_grant_type": true, "invalid_scope": true, "server_error": true,
+}
+
+// TestRefusalCodes sends requests that fail in every way a client can make
+// them fail, at the token, introspection and revocation endpoints: each
+// refusal carries an RFC 6749 §5.2 code and the no-store headers.
+func TestRefusalCodes(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	tok := f.token(t, f.assertion(rsaClient, rsaSigner, nil))
+	a := func() string { return f.assertion(rsaClient, rsaSigner, nil) }
+	type request struct {
+		url, method, user string
+		form              url.Values
+	}
+	requests := map[string]request{
+		"token, GET":                       {f.tokenURL, http.MethodGet, "", nil},
+		"token, empty body":                {f.tokenURL, "", "", url.Values{}},
+		"token, no grant_type":             {f.tokenURL, "", "", with(url.Values{}, a())},
+		"token, grant not allowed":         {f.tokenURL, "", "", with(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, a())},
+		"token, bad authorization code":    {f.tokenURL, "", "", with(url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, f.assertion(webClient, ecSigner, nil))},
+		"token, scope not allowed":         {f.tokenURL, "", "", with(url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}}, a())},
+		"token, no credentials":            {f.tokenURL, "", "", grant()},
+		"token, unknown Basic client":      {f.tokenURL, "", "nobody", grant()},
+		"token, assertion type only":       {f.tokenURL, "", "", url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {verify.AssertionType}}},
+		"token, malformed assertion":       {f.tokenURL, "", "", with(grant(), "not.a.jwt")},
+		"introspection, GET":               {f.introspectURL, http.MethodGet, "", nil},
+		"introspection, empty body":        {f.introspectURL, "", "", url.Values{}},
+		"introspection, no credentials":    {f.introspectURL, "", "", url.Values{"token": {tok}}},
+		"introspection, unknown client":    {f.introspectURL, "", "nobody", url.Values{"token": {tok}}},
+		"introspection, bearer not token":  {f.introspectURL, "", "bearer", url.Values{"token": {tok}}},
+		"introspection, malformed":         {f.introspectURL, "", "", with(url.Values{"token": {tok}}, "x")},
+		"revocation, no credentials":       {f.revokeURL, "", "", url.Values{"token": {tok}}},
+		"revocation, malformed assertion":  {f.revokeURL, "", "", with(url.Values{"token": {tok}}, "x")},
+		"revocation, assertion and secret": {f.revokeURL, "", "", with(url.Values{"token": {tok}, "client_secret": {"s"}}, a())},
+	}
+	for name, rq := range requests {
+		t.Run(name, func(t *testing.T) {
+			method := rq.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, err := http.NewRequest(method, rq.url, strings.NewReader(rq.form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			switch rq.user {
+			case "":
+			case "bearer":
+				req.Header.Set("Authorization", "Bearer not-a-token")
+			default:
+				req.SetBasicAuth(rq.user, "secret")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			json.NewDecoder(resp.Body).Decode(&body)
+			code, _ := body["error"].(string)
+			if resp.StatusCode < 400 || !rfc6749Codes[code] {
+				t.Errorf("%d %v: not an RFC 6749 §5.2 refusal", resp.StatusCode, body)
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+				t.Errorf("Cache-Control %q, Pragma %q", resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"))
+			}
+		})
+	}
+}
