@@ -95,10 +95,10 @@ func (f failing) Key(context.Context, string, string) (verify.Key, error) {
 // client registers, not at the client's first request: a client whose
 // token_endpoint_auth_method is private_key_jwt must have a registered
 // jwks that jwksfetch.NewInline accepts under Config.Inline, or a jwks_uri
-// the Registry accepts (whose source it then creates, so that its keys are
-// fetched ahead of the first request), and a registered signing alg, if
-// any (Config.SigningAlg), on the verifier's list. Other clients are
-// fosite's; CheckClient returns nil for them.
+// the Registry accepts, and a registered signing alg, if any
+// (Config.SigningAlg), on the verifier's list. Other clients are fosite's;
+// CheckClient returns nil for them. It fetches nothing: to fetch jwks_uri
+// documents ahead of the first request, use the shared Config.Registry.
 //
 // The error wraps verify.ErrKeyNotFound for unusable keys and
 // verify.ErrAlgorithm for an alg the verifier refuses.

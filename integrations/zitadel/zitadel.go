@@ -189,11 +189,10 @@ func (a *Authenticator) Metadata(d *oidc.DiscoveryConfiguration) {
 // so that a server refuses a bad registration when it starts or when the
 // client registers, not at the client's first request: for a client
 // registered for private_key_jwt, a jwks_uri (Config.JWKSURI) the Registry
-// accepts, whose source it then creates so that the keys are fetched ahead
-// of the first request, and a signing alg (Config.SigningAlg), if any, on
-// the verifier's list. The error wraps verify.ErrKeyNotFound or
+// accepts, and a signing alg (Config.SigningAlg), if any, on the
+// verifier's list. The error wraps verify.ErrKeyNotFound or
 // verify.ErrAlgorithm. Other clients are zitadel/oidc's; CheckClient
-// returns nil for them.
+// returns nil for them. It fetches nothing.
 func (a *Authenticator) CheckClient(c op.Client) error {
 	if c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
 		return nil
