@@ -238,7 +238,10 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Erro
 		h.Set("Allow", http.MethodPost)
 	}
 	if e.Code == verify.CodeInvalidClient {
-		if scheme, ok := authScheme(r.Header); ok {
+		// RFC 6749 §5.2: answer an Authorization header of the client's
+		// with a challenge of the same scheme.
+		if vs := r.Header["Authorization"]; len(vs) > 0 {
+			scheme, _, _ := strings.Cut(strings.TrimLeft(vs[0], " \t"), " ")
 			h.Set("WWW-Authenticate", challengeScheme(scheme)+" realm="+m.realm)
 		}
 	}
@@ -248,17 +251,6 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Erro
 		e = &c
 	}
 	m.cfg.writeError(w, r, e)
-}
-
-// authScheme returns the scheme of the request's Authorization header (as
-// sent, possibly empty) and whether the request has that header.
-func authScheme(h http.Header) (string, bool) {
-	vs := h["Authorization"]
-	if len(vs) == 0 {
-		return "", false
-	}
-	scheme, _, _ := strings.Cut(strings.TrimLeft(vs[0], " \t"), " ")
-	return scheme, true
 }
 
 // challengeScheme returns the scheme of the WWW-Authenticate challenge
