@@ -1,7 +1,6 @@
 package pkjwtfosite_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,15 @@ import (
 	"github.com/ory/fosite"
 
 	pkjwtfosite "github.com/pkjwt/pkjwt/integrations/fosite"
+	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
 	"github.com/pkjwt/pkjwt/middleware"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// allAlgs is the verifier's default list, in its order: Ed25519 is EdDSA
-// with Ed25519 keys under its RFC 9864 name.
-var allAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
-
 // algSigner returns a signer of the "pk-any" client for alg.
 func algSigner(alg string) signer {
-	switch alg[:2] {
-	case "RS", "PS":
-		return signer{testkeys.RSA2048, alg, "rsa"}
-	case "Ed":
-		return signer{testkeys.Ed25519, alg, "ed"}
-	}
-	key := map[string]string{"ES256": testkeys.P256, "ES384": testkeys.P384, "ES512": testkeys.P521}[alg]
+	key := edgetest.KeyFor(alg)
 	return signer{key, alg, key}
 }
 
@@ -43,11 +32,8 @@ func algSigner(alg string) signer {
 // keys without alg members for every key type.
 func (f *fixture) addAnyAlgClient() string {
 	var keys []jose.JSONWebKey
-	for _, k := range []struct{ name, kid string }{
-		{testkeys.RSA2048, "rsa"}, {testkeys.P256, testkeys.P256}, {testkeys.P384, testkeys.P384},
-		{testkeys.P521, testkeys.P521}, {testkeys.Ed25519, "ed"},
-	} {
-		keys = append(keys, jose.JSONWebKey{Key: testkeys.Public(k.name), KeyID: k.kid, Use: "sig"})
+	for _, k := range edgetest.AnyAlgKeys {
+		keys = append(keys, jose.JSONWebKey{Key: testkeys.Public(k), KeyID: k, Use: "sig"})
 	}
 	f.store.Clients["pk-any"] = &fosite.DefaultOpenIDConnectClient{
 		DefaultClient:           &fosite.DefaultClient{ID: "pk-any", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}},
@@ -73,8 +59,8 @@ func TestMetadata(t *testing.T) {
 		"revocation_endpoint_auth_methods_supported":    []any{"private_key_jwt", "client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []any{"private_key_jwt", "client_secret_basic"},
 	}
-	algs := make([]any, len(allAlgs))
-	for i, a := range allAlgs {
+	algs := make([]any, len(edgetest.Algorithms))
+	for i, a := range edgetest.Algorithms {
 		algs[i] = a
 	}
 	for _, e := range []string{"token", "revocation", "introspection"} {
@@ -344,55 +330,27 @@ func TestCheckClient(t *testing.T) {
 	}
 }
 
-// records is a slog.Handler that keeps every record.
-type records struct {
-	mu  sync.Mutex
-	got []slog.Record
-}
-
-func (h *records) Enabled(context.Context, slog.Level) bool { return true }
-func (h *records) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.got = append(h.got, r)
-	return nil
-}
-func (h *records) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *records) WithGroup(string) slog.Handler      { return h }
-
 // TestLoggedOnce: each refused assertion is one record of Config.Logger,
 // with its reason and never the assertion, at every endpoint.
 func TestLoggedOnce(t *testing.T) {
-	h := &records{}
+	h := &edgetest.Records{}
 	f := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Logger: slog.New(h)}})
 	expired := func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }
 	for _, u := range []string{f.tokenURL, f.introspectURL, f.revokeURL} {
-		h.mu.Lock()
-		h.got = nil
-		h.mu.Unlock()
 		a := f.assertion(rsaClient, rsaSigner, expired)
 		form := with(url.Values{"token": {"x"}, "grant_type": {"client_credentials"}}, a)
 		if status, body := postForm(u, form, "", ""); status != http.StatusUnauthorized {
 			t.Fatalf("%s: %d %v", u, status, body)
 		}
-		h.mu.Lock()
-		if len(h.got) != 1 {
-			t.Errorf("%s: %d records, want 1", u, len(h.got))
-		} else {
-			attrs := map[string]string{}
-			h.got[0].Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
-			if attrs["reason"] != "expired" || strings.Contains(fmt.Sprint(attrs), a) {
-				t.Errorf("%s: record %v", u, attrs)
-			}
+		got := h.Take()
+		if len(got) != 1 {
+			t.Errorf("%s: %d records, want 1", u, len(got))
+			continue
 		}
-		h.mu.Unlock()
+		if attrs := edgetest.Attrs(got[0]); attrs["reason"] != "expired" || strings.Contains(fmt.Sprint(attrs), a) {
+			t.Errorf("%s: record %v", u, attrs)
+		}
 	}
-}
-
-// rfc6749Codes are the error codes of RFC 6749 §5.2, and server_error.
-var rfc6749Codes = map[string]bool{
-	"invalid_request": true, "invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
-	"unsupported_grant_type": true, "invalid_scope": true, "server_error": true,
 }
 
 // TestRefusalCodes sends requests that fail in every way a client can make
@@ -449,16 +407,7 @@ func TestRefusalCodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			var body map[string]any
-			json.NewDecoder(resp.Body).Decode(&body)
-			code, _ := body["error"].(string)
-			if resp.StatusCode < 400 || !rfc6749Codes[code] {
-				t.Errorf("%d %v: not an RFC 6749 §5.2 refusal", resp.StatusCode, body)
-			}
-			if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
-				t.Errorf("Cache-Control %q, Pragma %q", resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"))
-			}
+			edgetest.CheckRefusal(t, resp)
 		})
 	}
 }

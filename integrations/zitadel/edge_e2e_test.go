@@ -1,14 +1,13 @@
 package pkjwtzitadel_test
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,22 +17,13 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	pkjwtzitadel "github.com/pkjwt/pkjwt/integrations/zitadel"
+	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
 )
 
-// allAlgs is the verifier's default list, in its order: Ed25519 is EdDSA
-// with Ed25519 keys under its RFC 9864 name.
-var allAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
-
 // algSigner returns a signer of the "pk-any" client for alg.
 func algSigner(alg string) signer {
-	switch alg[:2] {
-	case "RS", "PS":
-		return signer{testkeys.RSA2048, alg, "rsa"}
-	case "Ed":
-		return signer{testkeys.Ed25519, alg, "ed"}
-	}
-	key := map[string]string{"ES256": testkeys.P256, "ES384": testkeys.P384, "ES512": testkeys.P521}[alg]
+	key := edgetest.KeyFor(alg)
 	return signer{key, alg, key}
 }
 
@@ -41,11 +31,8 @@ func algSigner(alg string) signer {
 // keys without alg members for every key type.
 func (f *fixture) addAnyAlgClient() string {
 	var keys []jose.JSONWebKey
-	for _, k := range []struct{ name, kid string }{
-		{testkeys.RSA2048, "rsa"}, {testkeys.P256, testkeys.P256}, {testkeys.P384, testkeys.P384},
-		{testkeys.P521, testkeys.P521}, {testkeys.Ed25519, "ed"},
-	} {
-		keys = append(keys, jose.JSONWebKey{Key: testkeys.Public(k.name), KeyID: k.kid, Use: "sig"})
+	for _, k := range edgetest.AnyAlgKeys {
+		keys = append(keys, jose.JSONWebKey{Key: testkeys.Public(k), KeyID: k, Use: "sig"})
 	}
 	f.storage.addClient(&client{id: "pk-any", authMethod: oidc.AuthMethodPrivateKeyJWT}, keys...)
 	return "pk-any"
@@ -73,8 +60,8 @@ func get(t *testing.T, u string) map[string]any {
 func TestMetadata(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	native := newFixture(t, fixtureOptions{native: true})
-	algs := make([]any, len(allAlgs))
-	for i, a := range allAlgs {
+	algs := make([]any, len(edgetest.Algorithms))
+	for i, a := range edgetest.Algorithms {
 		algs[i] = a
 	}
 	methods := []any{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"}
@@ -113,7 +100,7 @@ func TestMetadata(t *testing.T) {
 	}
 
 	client := f.addAnyAlgClient()
-	for _, alg := range allAlgs {
+	for _, alg := range edgetest.Algorithms {
 		tok := f.token(t, f.assertion(client, algSigner(alg), nil))
 		status, body := postForm(f.introspectURL, with(url.Values{"token": {tok}}, f.assertion(client, algSigner(alg), nil)), "", "")
 		if status != http.StatusOK || body["active"] != true {
@@ -283,27 +270,11 @@ func TestBodyCap(t *testing.T) {
 	}
 }
 
-// recorder is a slog.Handler that keeps every record.
-type recorder struct {
-	mu  sync.Mutex
-	got []slog.Record
-}
-
-func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recorder) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.got = append(h.got, r)
-	return nil
-}
-func (h *recorder) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recorder) WithGroup(string) slog.Handler      { return h }
-
 // TestLoggedOnce: a refused assertion is logged once, by zitadel/oidc
 // through slog's default logger, with pkjwt's error as the parent.
 func TestLoggedOnce(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	h := &recorder{}
+	h := &edgetest.Records{}
 	old := slog.Default()
 	slog.SetDefault(slog.New(h))
 	defer slog.SetDefault(old)
@@ -313,22 +284,14 @@ func TestLoggedOnce(t *testing.T) {
 	if status != http.StatusUnauthorized {
 		t.Fatalf("status %d", status)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.got) != 1 {
-		t.Fatalf("%d records, want 1", len(h.got))
+	got := h.Take()
+	if len(got) != 1 {
+		t.Fatalf("%d records, want 1", len(got))
 	}
-	var text strings.Builder
-	h.got[0].Attrs(func(a slog.Attr) bool { text.WriteString(a.String()); return true })
-	if !strings.Contains(text.String(), "verify: client assertion has expired") || strings.Contains(text.String(), a) {
-		t.Errorf("record %q", text.String())
+	text := fmt.Sprint(edgetest.Attrs(got[0]))
+	if !strings.Contains(text, "verify: client assertion has expired") || strings.Contains(text, a) {
+		t.Errorf("record %q", text)
 	}
-}
-
-// rfc6749Codes are the error codes of RFC 6749 §5.2, and server_error.
-var rfc6749Codes = map[string]bool{
-	"invalid_request": true, "invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
-	"unsupported_grant_type": true, "invalid_scope": true, "server_error": true,
 }
 
 // TestRefusalCodes sends requests that fail in every way a client can make
@@ -379,16 +342,7 @@ func TestRefusalCodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			var body map[string]any
-			json.NewDecoder(resp.Body).Decode(&body)
-			code, _ := body["error"].(string)
-			if resp.StatusCode < 400 || !rfc6749Codes[code] {
-				t.Errorf("%d %v: not an RFC 6749 §5.2 refusal", resp.StatusCode, body)
-			}
-			if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
-				t.Errorf("Cache-Control %q, Pragma %q", resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"))
-			}
+			edgetest.CheckRefusal(t, resp)
 		})
 	}
 }

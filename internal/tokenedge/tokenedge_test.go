@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/tokenedge"
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -198,36 +199,25 @@ func TestDescription(t *testing.T) {
 	}
 }
 
-// records is a slog.Handler that keeps what it is given.
-type records struct{ got []slog.Record }
-
-func (h *records) Enabled(context.Context, slog.Level) bool { return true }
-func (h *records) Handle(_ context.Context, r slog.Record) error {
-	h.got = append(h.got, r)
-	return nil
-}
-func (h *records) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *records) WithGroup(string) slog.Handler      { return h }
-
 func TestLogFailure(t *testing.T) {
-	h := &records{}
+	h := &edgetest.Records{}
 	l := slog.New(h)
 	ctx := context.Background()
 	tokenedge.LogFailure(ctx, l, "refused", verify.NewError(verify.ErrExpired, nil), strings.Repeat("é", 300), slog.String("path", "/token"))
 	tokenedge.LogFailure(ctx, l, "refused", verify.NewError(verify.ErrReplayUnavailable, errors.New("down")), "")
 	tokenedge.LogFailure(ctx, nil, "refused", verify.NewError(verify.ErrExpired, nil), "c1")
-	if len(h.got) != 2 {
-		t.Fatalf("%d records, want 2", len(h.got))
+	got := h.Take()
+	if len(got) != 2 {
+		t.Fatalf("%d records, want 2", len(got))
 	}
-	attrs := map[string]string{}
-	h.got[0].Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
-	if h.got[0].Level != slog.LevelInfo || attrs["reason"] != "expired" || attrs["code"] != "invalid_client" || attrs["path"] != "/token" {
-		t.Errorf("first record: %v %v", h.got[0].Level, attrs)
+	attrs := edgetest.Attrs(got[0])
+	if got[0].Level != slog.LevelInfo || attrs["reason"] != "expired" || attrs["code"] != "invalid_client" || attrs["path"] != "/token" {
+		t.Errorf("first record: %v %v", got[0].Level, attrs)
 	}
 	if id := attrs["client_id"]; len(id) > 259 || !strings.HasSuffix(id, "...") {
 		t.Errorf("client_id not truncated: %d bytes", len(id))
 	}
-	if h.got[1].Level != slog.LevelError {
-		t.Errorf("server error logged at %v", h.got[1].Level)
+	if got[1].Level != slog.LevelError {
+		t.Errorf("server error logged at %v", got[1].Level)
 	}
 }
