@@ -92,9 +92,11 @@ func WithRealm(realm string) Option {
 // wrapped handler with the body restored: r.Body reads from the start,
 // r.PostForm and r.Form are set as r.ParseForm sets them. On failure it
 // writes an RFC 6749 §5.2 error response (see [WriteError], [StatusCode])
-// and does not call the wrapped handler. If an outer handler has already
-// parsed the form (r.PostForm is set), the middleware takes the parameters
-// from r.PostForm and leaves the body, already consumed, alone.
+// and does not call the wrapped handler. Every answer, the wrapped
+// handler's included, carries Cache-Control: no-store and Pragma: no-cache
+// (RFC 6749 §5.1), which a handler may change. If an outer handler has
+// already parsed the form (r.PostForm is set), the middleware takes the
+// parameters from r.PostForm and leaves the body, already consumed, alone.
 //
 // Only POST is accepted, so a CORS middleware that answers preflight
 // OPTIONS requests must wrap this one, not the other way round.
@@ -225,6 +227,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !parsed {
 		tokenedge.Restore(r, body, post)
 	}
+	tokenedge.SetNoStore(w.Header()) // RFC 6749 §5.1; the handler may change it
 	h.next.ServeHTTP(w, r)
 }
 

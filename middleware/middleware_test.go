@@ -52,6 +52,9 @@ func TestSuccess(t *testing.T) {
 	if w.Code != http.StatusOK || w.Body.String() != "ok" {
 		t.Fatalf("got %d %q, want 200 ok", w.Code, w.Body)
 	}
+	if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Pragma") != "no-cache" {
+		t.Errorf("Cache-Control %q, Pragma %q on the handler's answer", w.Header().Get("Cache-Control"), w.Header().Get("Pragma"))
+	}
 	got := next.last
 	if !got.ok || got.result.ClientID != "c1" || got.result.KeyID != "k1" || got.result.Algorithm != "ES256" {
 		t.Errorf("ResultFrom = %+v, %v; want client c1, key k1, ES256", got.result, got.ok)
