@@ -542,6 +542,9 @@ func TestFositeAlone(t *testing.T) {
 	if tokenStatus(f.assertion(edClient, edSigner, toTokenURL)) == http.StatusOK {
 		t.Error("fosite now accepts EdDSA")
 	}
+	if tokenStatus(f.assertion(rsaClient, ecSigner, toTokenURL)) == http.StatusOK {
+		t.Error("fosite now accepts ES256 from a client that registered no alg (it pins such clients to RS256)")
+	}
 	if tokenStatus(f.assertion(rsaClient, rsaSigner, func(c map[string]any) {
 		c["aud"] = f.tokenURL
 		c["iat"] = time.Now().Add(5 * time.Second).Unix()
