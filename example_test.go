@@ -29,7 +29,7 @@ func Example() {
 	}
 	defer store.Close()
 
-	v, err := verify.New(issuer, clients, store, nil) // default policy
+	v, err := verify.New(issuer, clients, store, verify.Config{}) // default policy
 	if err != nil {
 		panic(err)
 	}

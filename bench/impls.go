@@ -80,7 +80,7 @@ func newPkjwt(clients []Client) (Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := verify.New(Issuer, cm, store, nil)
+	v, err := verify.New(Issuer, cm, store, verify.Config{})
 	if err != nil {
 		store.Close()
 		return nil, err

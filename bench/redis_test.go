@@ -56,7 +56,7 @@ func BenchmarkVerifyStore(b *testing.B) {
 			b.Fatal(err)
 		}
 		c := clientFor(alg)
-		v, err := verify.New(Issuer, verify.ClientMap{c.ID: {ID: c.ID, Keys: keys, SigningAlg: alg}}, store, nil)
+		v, err := verify.New(Issuer, verify.ClientMap{c.ID: {ID: c.ID, Keys: keys, SigningAlg: alg}}, store, verify.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}

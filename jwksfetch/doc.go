@@ -60,20 +60,24 @@
 //     loopback, for tests and development only.
 //   - Close stops every goroutine. Between fetches a Remote holds none.
 //
-// # What comes from github.com/MicahParks/jwkset, and what does not
+// # What comes from github.com/MicahParks/jwkset
 //
 // jwkset parses and validates each JWK's key material (jwkset.JWKMarshal,
 // jwkset.NewJWKFromMarshal, always with private material disabled). The
-// fetching, storage and refresh are this package's own, because jwkset's
-// HTTP storage (and keyfunc, built on it) does not give the guarantees
-// above: it reads response bodies of any size with http.DefaultClient
-// (no timeout, redirects followed, no address check); it keeps private
-// and symmetric keys, and one malformed key fails a whole refresh; its
-// refresh on an unknown kid waits for a rate limiter in the caller and is
-// not shared between concurrent callers; it has no staleness limit; its
-// first fetch blocks the constructor; and its lookups allocate. keyfunc's
-// jwt.Keyfunc adds no alg check for tokens without kid; the verifier does
-// its own key selection through verify.KeySource instead.
+// fetching, storage, refresh and key selection are this package's own, to
+// give the guarantees above; the README compares them with jwkset's own
+// HTTP storage and keyfunc. Which algs and key types exist, which JWK
+// members are private and the RSA size bounds come from one table shared
+// with package verify and the pkjwt command.
+//
+// # Configuration
+//
+// Constructors follow pkjwt's configuration rule (see package verify):
+// required inputs positional, the policy in a value RemoteConfig,
+// RegistryConfig or InlineConfig whose zero value is the default, copied
+// and validated. A negative duration or size is an error, except where a
+// field says what it turns off: RefreshInterval (no background refresh),
+// MinRefreshInterval (no rate limit) and MaxWait (no waiting).
 //
 // # Happy path
 //
@@ -87,5 +91,5 @@
 //		return err
 //	}
 //	clients := verify.ClientMap{client.ID: {ID: client.ID, Keys: keys}}
-//	v, err := verify.New(issuer, clients, store, nil)
+//	v, err := verify.New(issuer, clients, store, verify.Config{})
 package jwksfetch

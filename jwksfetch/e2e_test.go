@@ -77,7 +77,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: remote}}, store, &verify.Config{Now: clk.Now})
+	v, err := verify.New(issuer, verify.ClientMap{"c1": {ID: "c1", Keys: remote}}, store, verify.Config{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestEndToEndRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	v, err := verify.New(issuer, clients, store, nil)
+	v, err := verify.New(issuer, clients, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func ExampleRegistry() {
 	clients := verify.ClientMap{"c1": {ID: "c1", Keys: keys}}
 	store, _ := replay.NewMemory(replay.MemoryConfig{})
 	defer store.Close()
-	v, err := verify.New("https://as.example.com", clients, store, nil)
+	v, err := verify.New("https://as.example.com", clients, store, verify.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -46,7 +46,7 @@
 //
 // The happy path:
 //
-//	v, err := verify.New("https://as.example.com", clients, store, nil)
+//	v, err := verify.New("https://as.example.com", clients, store, verify.Config{})
 //	if err != nil { ... }
 //	auth, err := middleware.New(v, middleware.WithLogger(logger))
 //	if err != nil { ... }

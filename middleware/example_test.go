@@ -30,7 +30,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	v, err := verify.New("https://as.example.com", clients, store, nil)
+	v, err := verify.New("https://as.example.com", clients, store, verify.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func ExampleNewMetadata() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	v, err := verify.New("https://as.example.com", verify.ClientMap{}, store, &verify.Config{
+	v, err := verify.New("https://as.example.com", verify.ClientMap{}, store, verify.Config{
 		Algorithms: verify.FAPIAlgorithms(),
 	})
 	if err != nil {

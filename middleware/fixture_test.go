@@ -59,7 +59,7 @@ func newVerifier(t testing.TB, cs verify.Clients, store replay.Store) *verify.Ve
 	if store == nil {
 		store = newStore(t)
 	}
-	v, err := verify.New(issuer, cs, store, nil)
+	v, err := verify.New(issuer, cs, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,11 @@ import (
 
 func TestMetadata(t *testing.T) {
 	store := newStore(t)
-	def, err := verify.New(issuer, verify.ClientMap{}, store, nil)
+	def, err := verify.New(issuer, verify.ClientMap{}, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := verify.New(issuer, verify.ClientMap{}, store, &verify.Config{Algorithms: []string{"ES256"}, AllowClientSecretJWT: true})
+	hs, err := verify.New(issuer, verify.ClientMap{}, store, verify.Config{Algorithms: []string{"ES256"}, AllowClientSecretJWT: true})
 	if err != nil {
 		t.Fatal(err)
 	}

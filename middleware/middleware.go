@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pkjwt/pkjwt/internal/httpauth"
 	"github.com/pkjwt/pkjwt/internal/tokenedge"
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -243,8 +244,7 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Erro
 	if e.Code == verify.CodeInvalidClient {
 		// RFC 6749 §5.2: answer an Authorization header of the client's
 		// with a challenge of the same scheme.
-		if vs := r.Header["Authorization"]; len(vs) > 0 {
-			scheme, _, _ := strings.Cut(strings.TrimLeft(vs[0], " \t"), " ")
+		if scheme, ok := httpauth.Scheme(r.Header); ok {
 			h.Set("WWW-Authenticate", challengeScheme(scheme)+" realm="+m.realm)
 		}
 	}

@@ -4,11 +4,11 @@
 // says such tokens "MUST only be used once". RFC 7523 §3 lets the
 // authorization server ensure that JWTs are not replayed by keeping the set
 // of used jti values for as long as each JWT would be valid by its exp.
-// pkjwt always does: after every other
-// check has passed, the verifier claims the key client_id+jti
-// (length-prefixed, so that two clients never collide) until exp plus the
-// leeway, and rejects the assertion unless the claim succeeds. Because the
-// claim comes last, a rejected assertion never burns its jti.
+// pkjwt always does: after every other check has passed, the verifier
+// claims the key client_id+jti (length-prefixed, so that two clients never
+// collide) until exp plus the leeway, and rejects the assertion unless the
+// claim succeeds. Because the claim comes last, a rejected assertion never
+// burns its jti.
 //
 // A [Store] does the claiming. [NewMemory] returns one for a single server;
 // package replay/redisstore shares one across every node of a cluster. Use
@@ -33,6 +33,15 @@
 // In practice the verifier makes that call; you create the store, hand it
 // over and Close it on shutdown.
 //
+// # Configuration
+//
+// NewMemory and redisstore.New follow pkjwt's configuration rule (see
+// package verify): the policy is a value MemoryConfig or redisstore.Config
+// whose zero value is the default, copied and validated. A negative count
+// is an error; a negative MemoryConfig.CleanupInterval turns the cleanup
+// goroutine off, and a negative redisstore.Config.Timeout leaves only the
+// caller's ctx as a bound.
+//
 // # Writing a store
 //
 // A custom backend (a SQL database, a different cache) MUST meet this
@@ -41,7 +50,7 @@
 //
 //   - Atomic: of any number of concurrent Claim calls for one key, from any
 //     number of processes sharing the store, exactly one returns nil.
-//   - Durable until until: after Claim(ctx, key, until) returned nil, every
+//   - Durable: after Claim(ctx, key, until) returned nil, every
 //     Claim of key before until fails, with an error wrapping [ErrReplayed]
 //     when the store is healthy. The record may live longer (rounding up,
 //     cleanup lag), never shorter. Round until up, never down, when the

@@ -158,7 +158,7 @@ func (m *Memory) Claim(ctx context.Context, key string, until time.Time) error {
 		return errZeroUntil
 	}
 	// go-cache computes the expiry as its own time.Now() plus ttl, a little
-	// later than here: the claim lives at least until until.
+	// later than here, so the claim outlives until.
 	ttl := time.Until(until)
 	return m.shard(key).claim(key, ttl)
 }

@@ -132,13 +132,13 @@ func TestNewError(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	clients := verify.ClientMap{}
 	store := &mapStore{}
-	if _, err := verify.New("", clients, store, nil); err == nil {
+	if _, err := verify.New("", clients, store, verify.Config{}); err == nil {
 		t.Error("empty issuer accepted")
 	}
-	if _, err := verify.New(issuer, nil, store, nil); err == nil {
+	if _, err := verify.New(issuer, nil, store, verify.Config{}); err == nil {
 		t.Error("nil clients accepted")
 	}
-	if _, err := verify.New(issuer, clients, nil, nil); err == nil {
+	if _, err := verify.New(issuer, clients, nil, verify.Config{}); err == nil {
 		t.Error("nil store accepted")
 	}
 	bad := map[string]verify.Config{
@@ -155,7 +155,7 @@ func TestNewValidates(t *testing.T) {
 		"negative length":       {MaxAssertionLength: -1},
 	}
 	for name, cfg := range bad {
-		if _, err := verify.New(issuer, clients, store, &cfg); err == nil {
+		if _, err := verify.New(issuer, clients, store, cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		} else if !strings.HasPrefix(err.Error(), "verify: ") {
 			t.Errorf("%s: error %q lacks the package prefix", name, err)
@@ -163,7 +163,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	// The Config is copied: changing it afterwards changes nothing.
 	cfg := verify.Config{Algorithms: []string{"ES256"}}
-	v, err := verify.New(issuer, clients, store, &cfg)
+	v, err := verify.New(issuer, clients, store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestHostValue(t *testing.T) {
 	rec := &record{"the host's row"}
 	keys := mustKeySet(t, verify.Key{ID: "r1", Public: testkeys.Public(testkeys.RSA2048)})
 	clients := verify.ClientMap{"rsa": {ID: "rsa", Keys: keys, Host: rec}}
-	v, err := verify.New(issuer, clients, &mapStore{}, &verify.Config{Now: func() time.Time { return now }})
+	v, err := verify.New(issuer, clients, &mapStore{}, verify.Config{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

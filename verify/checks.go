@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
 	"github.com/pkjwt/pkjwt/replay"
@@ -15,7 +16,7 @@ import (
 // This file holds the checks of Verify and Explain, one function per step,
 // each returning nil or an *Error.
 
-// checkRequest applies RULES 1 and 3 to the request parameters.
+// checkRequest applies checks 1 and 3 to the request parameters.
 func checkRequest(req Request) error {
 	switch {
 	case req.Assertion == "" && req.AssertionType == "":
@@ -36,7 +37,7 @@ func checkRequest(req Request) error {
 }
 
 // checkSyntax rejects what is not a compact JWS of bounded size: anything
-// but exactly three segments of base64url characters (RULES 4). Go's base64
+// but exactly three segments of base64url characters (check 4). Go's base64
 // decoder would otherwise skip CR and LF.
 func checkSyntax(s string, maxLen int) error {
 	if len(s) > maxLen {
@@ -68,7 +69,7 @@ var base64URL = func() (t [256]byte) {
 	return t
 }()
 
-// checkHeader applies RULES 4 (crit) and 9 (typ).
+// checkHeader applies checks 4 (crit) and 9 (typ).
 func (v *Verifier) checkHeader(h *header) error {
 	if h.crit {
 		// No extension is understood, so any crit entry is unknown
@@ -188,7 +189,7 @@ func (s *verification) findKey() error {
 	return nil
 }
 
-// checkAudience applies RULES 11 under the configured policy.
+// checkAudience applies check 11 under the configured policy.
 func (v *Verifier) checkAudience(c *claims) error {
 	a := &c.aud
 	switch {
@@ -220,9 +221,8 @@ func (v *Verifier) checkAudience(c *claims) error {
 	return nil
 }
 
-// checkExpiry applies RULES 12.
-func (v *Verifier) checkExpiry(c *claims) error {
-	now := v.cfg.Now()
+// checkExpiry applies check 12.
+func (v *Verifier) checkExpiry(c *claims, now time.Time) error {
 	switch {
 	case !c.exp.ok:
 		return NewError(ErrExpiryMissing, nil)
@@ -234,21 +234,20 @@ func (v *Verifier) checkExpiry(c *claims) error {
 	return nil
 }
 
-// checkNotBefore applies RULES 13 to nbf.
-func (v *Verifier) checkNotBefore(c *claims) error {
+// checkNotBefore applies check 13 to nbf.
+func (v *Verifier) checkNotBefore(c *claims, now time.Time) error {
 	switch {
 	case !c.nbf.set:
 	case !c.nbf.ok:
 		return NewError(ErrNotYetValid, errors.New("nbf is not a number"))
-	case c.nbf.t.After(v.cfg.Now().Add(v.cfg.Leeway)):
+	case c.nbf.t.After(now.Add(v.cfg.Leeway)):
 		return NewError(ErrNotYetValid, nil)
 	}
 	return nil
 }
 
-// checkIssuedAt applies RULES 13 to iat.
-func (v *Verifier) checkIssuedAt(c *claims) error {
-	now := v.cfg.Now()
+// checkIssuedAt applies check 13 to iat.
+func (v *Verifier) checkIssuedAt(c *claims, now time.Time) error {
 	switch {
 	case !c.iat.set:
 	case !c.iat.ok:
@@ -261,7 +260,7 @@ func (v *Verifier) checkIssuedAt(c *claims) error {
 	return nil
 }
 
-// checkJTI applies RULES 14 to the jti's presence and length.
+// checkJTI applies check 14 to the jti's presence and length.
 func (v *Verifier) checkJTI(c *claims) error {
 	switch {
 	case !c.jti.ok || c.jti.v == "":
@@ -272,7 +271,7 @@ func (v *Verifier) checkJTI(c *claims) error {
 	return nil
 }
 
-// claim records the jti as used until exp plus the leeway (RULES 14).
+// claim records the jti as used until exp plus the leeway (check 14).
 func (v *Verifier) claim(ctx context.Context, c *claims) error {
 	err := v.store.Claim(ctx, replayKey(c.iss.v, c.jti.v), c.exp.t.Add(v.cfg.Leeway))
 	switch {

@@ -1,10 +1,10 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -38,8 +38,8 @@ type audience struct {
 
 // member decodes the value raw of the member whose quoted name is key.
 // Names are compared exactly, after unescaping; walkObject refuses a
-// claims set with a name twice (check 9).
-func (c *claims) member(key, raw []byte) {
+// claims set with a name twice (check 4).
+func (c *claims) member(key, raw string) {
 	switch string(memberName(key)) {
 	case "iss":
 		c.iss.decode(raw)
@@ -58,7 +58,7 @@ func (c *claims) member(key, raw []byte) {
 	}
 }
 
-func skipSpace(b []byte, i int) int {
+func skipSpace(b string, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
@@ -66,7 +66,7 @@ func skipSpace(b []byte, i int) int {
 }
 
 // endOfString returns the index just past the JSON string starting at i.
-func endOfString(b []byte, i int) int {
+func endOfString(b string, i int) int {
 	for i++; i < len(b); i++ {
 		switch b[i] {
 		case '\\':
@@ -79,7 +79,7 @@ func endOfString(b []byte, i int) int {
 }
 
 // endOfValue returns the index just past the JSON value starting at i.
-func endOfValue(b []byte, i int) int {
+func endOfValue(b string, i int) int {
 	switch b[i] {
 	case '"':
 		return endOfString(b, i)
@@ -107,20 +107,20 @@ func endOfValue(b []byte, i int) int {
 	return i
 }
 
-func (s *jsonString) decode(raw []byte) {
+func (s *jsonString) decode(raw string) {
 	*s = jsonString{set: true}
 	s.ok = len(raw) >= 2 && raw[0] == '"'
 	if !s.ok {
 		return
 	}
-	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		s.v = string(inner)
+	if inner := raw[1 : len(raw)-1]; strings.IndexByte(inner, '\\') < 0 && utf8.ValidString(inner) {
+		s.v = inner
 		return
 	}
-	s.ok = json.Unmarshal(raw, &s.v) == nil
+	s.ok = json.Unmarshal([]byte(raw), &s.v) == nil
 }
 
-func (a *audience) decode(raw []byte) {
+func (a *audience) decode(raw string) {
 	*a = audience{set: true}
 	switch {
 	case len(raw) > 0 && raw[0] == '"':
@@ -152,14 +152,14 @@ func (a *audience) decode(raw []byte) {
 // accepted exp.
 const maxDate = 1 << 34
 
-func (d *numericDate) decode(raw []byte) {
+func (d *numericDate) decode(raw string) {
 	*d = numericDate{set: true}
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return
 	}
 	// raw is a JSON number, which ParseFloat accepts; out of float64's range
 	// it is refused, as encoding/json does.
-	f, err := strconv.ParseFloat(string(raw), 64)
+	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil || math.IsNaN(f) {
 		return
 	}

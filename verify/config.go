@@ -70,7 +70,8 @@ func DefaultAlgorithms() []string { return jose.Asymmetric() }
 func FAPIAlgorithms() []string { return []string{"PS256", "ES256", "EdDSA", "Ed25519"} }
 
 // Config is the policy of a [Verifier]. The zero value is the default
-// policy; each field documents its zero value.
+// policy; each field documents its zero value and what a negative value
+// means, following the package's configuration rule.
 type Config struct {
 	// Audience is the aud policy. Zero: AudienceRFC7523bis.
 	Audience AudiencePolicy
@@ -108,12 +109,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// withDefaults returns a validated copy of c with zero values replaced.
-func (c *Config) withDefaults() (Config, error) {
-	var cfg Config
-	if c != nil {
-		cfg = *c
-	}
+// withDefaults returns a validated copy of cfg with zero values replaced.
+func (cfg Config) withDefaults() (Config, error) {
 	cfg.Endpoints = slices.Clone(cfg.Endpoints)
 	if cfg.Audience < AudienceRFC7523bis || cfg.Audience > AudienceLegacy {
 		return cfg, fmt.Errorf("verify: unknown audience policy %d", cfg.Audience)

@@ -15,9 +15,9 @@ const (
 	CodeServerError = "server_error"
 )
 
-// A sentinel names one check: one way a request can fail. Every *Error built by this
-// package or by [NewError] wraps exactly one of the exported sentinel
-// errors below, which are checks.
+// A sentinel names one check: one way a request can fail. Every *Error
+// built by this package or by [NewError] wraps exactly one of the exported
+// sentinel errors below.
 type sentinel struct {
 	reason, code, description string
 }
@@ -35,21 +35,25 @@ func newCheck(reason, code, description string) *sentinel {
 // middleware, the integrations) uses the same sentinels through
 // [NewError].
 var (
-	// The HTTP request.
+	// The HTTP request (check 3), checked at the HTTP edge: the method is
+	// not POST (HTTP 405 with Allow: POST); the body is not
+	// application/x-www-form-urlencoded; it exceeds the edge's cap (HTTP
+	// 413); it cannot be read or is not a valid form; the URL query carries
+	// client credentials, or a client_id other than the body's.
 	ErrMethodNotAllowed error = newCheck("method_not_allowed", CodeInvalidRequest, "the request method must be POST")
 	ErrContentType      error = newCheck("content_type", CodeInvalidRequest, "the request body must be application/x-www-form-urlencoded")
 	ErrBodyTooLarge     error = newCheck("body_too_large", CodeInvalidRequest, "the request body is too large")
 	ErrMalformedBody    error = newCheck("malformed_body", CodeInvalidRequest, "the request body is not a valid form")
 	ErrQueryParameter   error = newCheck("query_parameter", CodeInvalidRequest, "client authentication parameters must be sent in the request body")
 
-	// The client authentication parameters.
+	// The client authentication parameters (checks 1-3).
 	ErrNoCredentials     error = newCheck("no_credentials", CodeInvalidClient, "no client authentication")
 	ErrRepeatedParameter error = newCheck("repeated_parameter", CodeInvalidRequest, "client authentication parameter repeated")
 	ErrMultipleMethods   error = newCheck("multiple_methods", CodeInvalidRequest, "more than one client authentication method")
 	ErrMissingParameter  error = newCheck("missing_parameter", CodeInvalidRequest, "client_assertion or client_assertion_type missing")
 	ErrAssertionType     error = newCheck("assertion_type", CodeInvalidClient, "unsupported client_assertion_type")
 
-	// The assertion.
+	// The assertion and the client (checks 4-16).
 	ErrMalformed        error = newCheck("malformed", CodeInvalidClient, "client assertion is not a well-formed JWT")
 	ErrCritical         error = newCheck("crit", CodeInvalidClient, "client assertion has unsupported critical header parameters")
 	ErrType             error = newCheck("typ", CodeInvalidClient, "client assertion has the wrong typ")
@@ -72,7 +76,8 @@ var (
 	ErrJTI              error = newCheck("jti", CodeInvalidClient, "client assertion jti missing or too long")
 	ErrReplayed         error = newCheck("replayed", CodeInvalidClient, "client assertion was already used")
 
-	// The server could not decide.
+	// The server could not decide (check 19); ErrInternal is for a host's
+	// or an integration's own failures.
 	ErrClientsUnavailable error = newCheck("clients_unavailable", CodeServerError, "client registry unavailable")
 	ErrKeysUnavailable    error = newCheck("keys_unavailable", CodeServerError, "client keys unavailable")
 	ErrReplayUnavailable  error = newCheck("replay_unavailable", CodeServerError, "replay store unavailable")

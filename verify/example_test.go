@@ -15,7 +15,7 @@ func ExampleVerifier_Verify() {
 	keys, _ := verify.NewKeySet(verify.Key{Public: testkeys.Public(testkeys.Ed25519)})
 	store, _ := replay.NewMemory(replay.MemoryConfig{})
 	defer store.Close()
-	v, _ := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, nil)
+	v, _ := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, verify.Config{})
 
 	// An assertion whose aud is the token endpoint: the default policy
 	// (draft-ietf-oauth-rfc7523bis) accepts only the issuer identifier.
@@ -39,7 +39,7 @@ func ExampleVerifier_Explain() {
 	keys, _ := verify.NewKeySet(verify.Key{Public: testkeys.Public(testkeys.Ed25519)})
 	store, _ := replay.NewMemory(replay.MemoryConfig{})
 	defer store.Close()
-	v, _ := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, nil)
+	v, _ := verify.New("https://as.example.com", verify.ClientMap{"c1": {ID: "c1", Keys: keys}}, store, verify.Config{})
 
 	// Expired, and meant for another server.
 	claims := testkeys.Claims("c1", "https://other.example.com", time.Now().Add(-time.Hour))

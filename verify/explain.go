@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/pkjwt/pkjwt/internal/jose"
 )
@@ -36,6 +37,15 @@ type verification struct {
 	client *Client
 	kid    string // of the key that verifies the signature
 	key    any    // the public key, or the client's secret
+	at     time.Time
+}
+
+// now returns the time of the verification: Config.Now, called once.
+func (s *verification) now() time.Time {
+	if s.at.IsZero() {
+		s.at = s.v.cfg.Now()
+	}
+	return s.at
 }
 
 type stepID int
@@ -62,8 +72,8 @@ const (
 
 // steps is the one ordered table of the checks: Verify runs them in this
 // order and stops at the first failure; Explain runs every step whose
-// needs passed. The numbers are those of the package documentation's list
-// of checks.
+// needs passed. The comments give the numbers of the checks (in the
+// package documentation) each step applies.
 var steps = [numSteps]struct {
 	name string
 	// needs are the steps that must have passed for this one to run under
@@ -71,22 +81,22 @@ var steps = [numSteps]struct {
 	needs []stepID
 	run   func(*verification) error
 }{
-	stepRequest:   {"request", nil, func(s *verification) error { return checkRequest(s.req) }}, // 1, 3
-	stepSyntax:    {"syntax", nil, (*verification).parse},                                       // 4
-	stepHeader:    {"header", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkHeader(&s.t.header) }},
-	stepIssuer:    {"iss", []stepID{stepSyntax}, func(s *verification) error { return checkIssuer(&s.t.claims) }},
-	stepSubject:   {"sub", []stepID{stepSyntax}, func(s *verification) error { return checkSubject(&s.t.claims) }},
-	stepClientID:  {"client_id", []stepID{stepSyntax}, func(s *verification) error { return checkClientID(s.req, &s.t.claims) }},
-	stepAlg:       {"alg", []stepID{stepSyntax}, (*verification).checkAlg},
-	stepClient:    {"client", []stepID{stepIssuer, stepAlg}, (*verification).lookupClient},
-	stepKey:       {"key", []stepID{stepClient}, (*verification).findKey},
-	stepSignature: {"signature", []stepID{stepKey}, func(s *verification) error { return s.t.checkSignature(s.alg, s.key) }},
-	stepAudience:  {"aud", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkAudience(&s.t.claims) }},
-	stepExpiry:    {"exp", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkExpiry(&s.t.claims) }},
-	stepNotBefore: {"nbf", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkNotBefore(&s.t.claims) }},
-	stepIssuedAt:  {"iat", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkIssuedAt(&s.t.claims) }},
-	stepJTI:       {"jti", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkJTI(&s.t.claims) }},
-	stepReplay:    {"replay", nil, func(s *verification) error { return s.v.claim(s.ctx, &s.t.claims) }},
+	stepRequest:   {"request", nil, func(s *verification) error { return checkRequest(s.req) }},                                   // 1, 3
+	stepSyntax:    {"syntax", nil, (*verification).parse},                                                                         // 4
+	stepHeader:    {"header", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkHeader(&s.t.header) }},          // 4, 9
+	stepIssuer:    {"iss", []stepID{stepSyntax}, func(s *verification) error { return checkIssuer(&s.t.claims) }},                 // 10
+	stepSubject:   {"sub", []stepID{stepSyntax}, func(s *verification) error { return checkSubject(&s.t.claims) }},                // 10
+	stepClientID:  {"client_id", []stepID{stepSyntax}, func(s *verification) error { return checkClientID(s.req, &s.t.claims) }},  // 2
+	stepAlg:       {"alg", []stepID{stepSyntax}, (*verification).checkAlg},                                                        // 6
+	stepClient:    {"client", []stepID{stepIssuer, stepAlg}, (*verification).lookupClient},                                        // 10, 6, 16
+	stepKey:       {"key", []stepID{stepClient}, (*verification).findKey},                                                         // 7, 8, 16
+	stepSignature: {"signature", []stepID{stepKey}, func(s *verification) error { return s.t.checkSignature(s.alg, s.key) }},      // 5, 16
+	stepAudience:  {"aud", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkAudience(&s.t.claims) }},           // 11
+	stepExpiry:    {"exp", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkExpiry(&s.t.claims, s.now()) }},    // 12
+	stepNotBefore: {"nbf", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkNotBefore(&s.t.claims, s.now()) }}, // 13
+	stepIssuedAt:  {"iat", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkIssuedAt(&s.t.claims, s.now()) }},  // 13
+	stepJTI:       {"jti", []stepID{stepSyntax}, func(s *verification) error { return s.v.checkJTI(&s.t.claims) }},                // 14
+	stepReplay:    {"replay", nil, func(s *verification) error { return s.v.claim(s.ctx, &s.t.claims) }},                          // 14
 }
 
 // parse runs check 4 and decodes the assertion.

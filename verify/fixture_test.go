@@ -126,7 +126,7 @@ func newVerifier(t testing.TB, cfg *verify.Config, store replay.Store) *verify.V
 	if store == nil {
 		store = &mapStore{}
 	}
-	v, err := verify.New(issuer, testClients(t), store, &c)
+	v, err := verify.New(issuer, testClients(t), store, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,9 @@ func firstFailure(steps []verify.Step) error {
 }
 
 // FuzzClaims signs arbitrary header and claims JSON with the ed client's
-// key (Ed25519 signs fast), so that fuzzing reaches the claims checks past the signature. If
-// Verify accepts, an independent decoding of the claims must show what the
-// rules require.
+// key (Ed25519 signs fast), so that fuzzing reaches the claims checks past
+// the signature. If Verify accepts, an independent decoding of the claims
+// must show what the checks require.
 func FuzzClaims(f *testing.F) {
 	good, err := json.Marshal(claimsFor("ed"))
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/pkjwt/pkjwt/internal/httpauth"
 )
 
 // Request holds the client-authentication parameters of one request to a
@@ -60,23 +62,11 @@ func RequestFromForm(form url.Values, header http.Header) (Request, error) {
 	}
 	if _, ok := form["client_secret"]; ok {
 		r.OtherAuthentication = "client_secret_post"
-	} else if scheme, ok := authorizationScheme(header); ok {
+	} else if scheme, ok := httpauth.Scheme(header); ok {
 		r.OtherAuthentication = "authorization_header"
 		if strings.EqualFold(scheme, "Basic") {
 			r.OtherAuthentication = "client_secret_basic"
 		}
 	}
 	return r, nil
-}
-
-// authorizationScheme returns the scheme of header's Authorization field
-// (as sent, possibly empty) and whether header has that field. A nil header
-// has none.
-func authorizationScheme(header http.Header) (string, bool) {
-	vs := header["Authorization"]
-	if len(vs) == 0 {
-		return "", false
-	}
-	scheme, _, _ := strings.Cut(strings.TrimLeft(vs[0], " \t"), " ")
-	return scheme, true
 }

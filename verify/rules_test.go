@@ -89,8 +89,9 @@ type ruleCase struct {
 	want error // nil: accepted
 }
 
-// ruleCases returns one case per rule of RULES.md and per accepted edge
-// case. Each rejected case names the exact check that must fail.
+// ruleCases returns cases for every check of the package documentation
+// (named "N/..." after its number) and for accepted edge cases ("ok/...").
+// Each rejected case names the exact sentinel that must fail.
 func ruleCases() []ruleCase {
 	good := func() string { return mint(testkeys.RSA2048, "RS256", r1, "rsa", nil) }
 	goodHeader, goodRest, _ := strings.Cut(good(), ".")

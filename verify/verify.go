@@ -56,10 +56,10 @@ type Verifier struct {
 
 // New returns a Verifier for the authorization server whose issuer
 // identifier is issuer, looking clients up in clients and claiming each
-// assertion's jti in store. A nil cfg means the default policy; cfg is
-// copied. New returns an error if an argument is missing or cfg is
-// invalid.
-func New(issuer string, clients Clients, store replay.Store, cfg *Config) (*Verifier, error) {
+// assertion's jti in store, under the policy cfg (the zero Config is the
+// default policy; New copies it). New returns an error if an argument is
+// missing or cfg is invalid.
+func New(issuer string, clients Clients, store replay.Store, cfg Config) (*Verifier, error) {
 	if issuer == "" {
 		return nil, errors.New("verify: empty issuer")
 	}

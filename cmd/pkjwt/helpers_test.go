@@ -50,7 +50,7 @@ func verifyWith(t *testing.T, pub crypto.PublicKey, kid, clientID, aud, tok stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	v, err := verify.New(aud, verify.ClientMap{clientID: {ID: clientID, Keys: keys}}, store, nil)
+	v, err := verify.New(aud, verify.ClientMap{clientID: {ID: clientID, Keys: keys}}, store, verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,11 @@
 // Each subcommand documents its flags with -h. The exit status is 0 on
 // success, 1 on failure (such as a failed check) and 2 for a usage or
 // configuration error.
+//
+// Numbers in flags and in serve's configuration file follow pkjwt's
+// configuration rule (see package verify): an absent setting means the
+// default, a number is taken literally (a leeway of 0 is none), and a
+// negative number is an error.
 package main
 
 import (

@@ -160,7 +160,7 @@ func buildVerifier(cfg *serverConfig, store replay.Store, logger *slog.Logger) (
 			SigningAlg: c.TokenEndpointAuthSigningAlg,
 		}
 	}
-	vcfg := &verify.Config{
+	vcfg := verify.Config{
 		Audience:    cfg.audience,
 		Leeway:      cfg.leeway,
 		MaxLifetime: cfg.maxLifetime,

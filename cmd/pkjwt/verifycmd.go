@@ -73,6 +73,8 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 		return usageErrorf("-issuer and -jwks are required (or -config)")
 	case *maxLifetime <= 0:
 		return usageErrorf("-max-lifetime must be positive")
+	case *leeway < 0:
+		return usageErrorf("-leeway must not be negative (0 means none)")
 	}
 
 	req, err := readRequest(std.in, rest[0], *clientID)
@@ -139,7 +141,7 @@ func flagVerifier(req verify.Request, store replay.Store, logger *slog.Logger, f
 	if err := validateIssuer(f.issuer); err != nil {
 		return nil, nil, usageErrorf("-issuer: %v", err)
 	}
-	cfg := &verify.Config{Audience: p, Leeway: f.leeway, MaxLifetime: f.maxLifetime}
+	cfg := verify.Config{Audience: p, Leeway: f.leeway, MaxLifetime: f.maxLifetime}
 	if f.leeway == 0 {
 		cfg.Leeway = -1 // none, where 0 means the default
 	}

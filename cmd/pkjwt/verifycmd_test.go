@@ -137,6 +137,7 @@ func TestVerifyUsage(t *testing.T) {
 		{[]string{"-issuer", "https://as.example", "-jwks", jwks, "-audience-policy", "lax", "x"}, "", "-audience-policy"},
 		{[]string{"-issuer", "https://as.example", "-jwks", jwks, "-endpoint", "https://as.example/token", "x"}, "", "legacy only"},
 		{[]string{"-config", dir + "/none.json", "x"}, "", "pkjwt: config: "},
+		{[]string{"-issuer", "https://as.example", "-jwks", jwks, "-leeway", "-1s", "x"}, "", "-leeway must not be negative"},
 	} {
 		r := pkjwt(t, tc.stdin, append([]string{"verify"}, tc.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {

@@ -61,7 +61,7 @@
 // provider, whose introspection has no private_key_jwt, never reaches the
 // server:
 //
-//	auth, err := pkjwtfosite.New(issuer, store, replayStore, nil)
+//	auth, err := pkjwtfosite.New(issuer, store, replayStore, pkjwtfosite.Config{})
 //	if err != nil {
 //		return err
 //	}

@@ -145,11 +145,11 @@ func TestConcurrentReplay(t *testing.T) {
 // token endpoint URL only).
 func TestAudience(t *testing.T) {
 	def := newFixture(t, fixtureOptions{})
-	legacy := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Verify: &verify.Config{Audience: verify.AudienceLegacy}}})
+	legacy := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Verify: verify.Config{Audience: verify.AudienceLegacy}}})
 	// Legacy with the token endpoint: the URL is known only now.
 	legacyURL := newFixture(t, fixtureOptions{})
 	legacyAuth, err := pkjwtfosite.New(legacyURL.issuer, legacyURL.store, mustMemory(t),
-		&pkjwtfosite.Config{Verify: &verify.Config{Audience: verify.AudienceLegacy, Endpoints: []string{legacyURL.tokenURL}}})
+		pkjwtfosite.Config{Verify: verify.Config{Audience: verify.AudienceLegacy, Endpoints: []string{legacyURL.tokenURL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,12 +420,12 @@ func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string
 		clients fosite.ClientManager
-		cfg     *pkjwtfosite.Config
+		cfg     pkjwtfosite.Config
 	}{
-		{"nil clients", nil, nil},
-		{"client_secret_jwt", store, &pkjwtfosite.Config{Verify: &verify.Config{AllowClientSecretJWT: true}}},
-		{"invalid verify config", store, &pkjwtfosite.Config{Verify: &verify.Config{MaxLifetime: -1}}},
-		{"negative body cap", store, &pkjwtfosite.Config{MaxBodyBytes: -1}},
+		{"nil clients", nil, pkjwtfosite.Config{}},
+		{"client_secret_jwt", store, pkjwtfosite.Config{Verify: verify.Config{AllowClientSecretJWT: true}}},
+		{"invalid verify config", store, pkjwtfosite.Config{Verify: verify.Config{MaxLifetime: -1}}},
+		{"negative body cap", store, pkjwtfosite.Config{MaxBodyBytes: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -435,13 +435,13 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
-	if _, err := pkjwtfosite.New("", store, mustMemory(t), nil); err == nil {
+	if _, err := pkjwtfosite.New("", store, mustMemory(t), pkjwtfosite.Config{}); err == nil {
 		t.Error("New without issuer succeeded")
 	}
 }
 
 func TestInstall(t *testing.T) {
-	auth, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), nil)
+	auth, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), pkjwtfosite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestInstall(t *testing.T) {
 // TestClose: an Authenticator closes the Registry it built, not one it was
 // given, which stays usable by everyone who shares it.
 func TestClose(t *testing.T) {
-	own, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), nil)
+	own, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), pkjwtfosite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +507,7 @@ func TestClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer registry.Close()
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Registry: registry}})
+	f := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: registry}})
 	f.token(t, f.assertion(edClient, edSigner, nil))
 	if err := f.auth.Close(); err != nil {
 		t.Fatal(err)

@@ -147,7 +147,7 @@ func TestSigningAlg(t *testing.T) {
 	}
 
 	// With it, the host says what its registration holds.
-	g := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{SigningAlg: func(c fosite.OpenIDConnectClient) string {
+	g := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{SigningAlg: func(c fosite.OpenIDConnectClient) string {
 		if h, ok := c.(*hydraClient); ok {
 			return h.TokenEndpointAuthSigningAlgorithm
 		}
@@ -273,7 +273,7 @@ func TestNoStore(t *testing.T) {
 // TestBodyCap: the provider reads at most Config.MaxBodyBytes, where fosite
 // alone parses up to 10 MB.
 func TestBodyCap(t *testing.T) {
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{MaxBodyBytes: 4 << 10}})
+	f := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{MaxBodyBytes: 4 << 10}})
 	native := newFixture(t, fixtureOptions{native: true})
 	big := func(f *fixture) url.Values {
 		form := with(grant(), f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["aud"] = []string{f.issuer, f.tokenURL} }))
@@ -301,7 +301,7 @@ func TestBodyCap(t *testing.T) {
 // TestCheckClient: a registration pkjwt cannot use is refused when the
 // server starts, with the reason.
 func TestCheckClient(t *testing.T) {
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Verify: &verify.Config{Algorithms: []string{"ES256", "EdDSA"}}}})
+	f := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Verify: verify.Config{Algorithms: []string{"ES256", "EdDSA"}}}})
 	pk := func(keys *jose.JSONWebKeySet, uri, alg string) fosite.Client {
 		return &fosite.DefaultOpenIDConnectClient{
 			DefaultClient: &fosite.DefaultClient{ID: "c"}, JSONWebKeys: keys, JSONWebKeysURI: uri,
@@ -337,7 +337,7 @@ func TestCheckClient(t *testing.T) {
 // with its reason and never the assertion, at every endpoint.
 func TestLoggedOnce(t *testing.T) {
 	h := &edgetest.Records{}
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Logger: slog.New(h)}})
+	f := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Logger: slog.New(h)}})
 	expired := func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }
 	for _, u := range []string{f.tokenURL, f.introspectURL, f.revokeURL} {
 		a := f.assertion(rsaClient, rsaSigner, expired)
@@ -431,8 +431,8 @@ func TestSharedRegistry(t *testing.T) {
 	}
 	t.Cleanup(func() { registry.Close() })
 	for _, f := range []*fixture{
-		newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Registry: registry}}),
-		newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Registry: registry}}),
+		newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: registry}}),
+		newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: registry}}),
 	} {
 		f.store.Clients["pk-shared"] = &fosite.DefaultOpenIDConnectClient{
 			DefaultClient:           &fosite.DefaultClient{ID: "pk-shared", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}},

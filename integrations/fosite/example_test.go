@@ -47,7 +47,7 @@ func Example() {
 	}
 	defer replayStore.Close()
 
-	auth, err := pkjwtfosite.New(issuer, store, replayStore, nil)
+	auth, err := pkjwtfosite.New(issuer, store, replayStore, pkjwtfosite.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

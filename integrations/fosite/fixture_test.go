@@ -150,7 +150,7 @@ type fixture struct {
 }
 
 type fixtureOptions struct {
-	cfg         *pkjwtfosite.Config // nil Registry: one that fetches from loopback
+	cfg         pkjwtfosite.Config // nil Registry: one that fetches from loopback
 	replayStore replay.Store        // nil: a fresh replay.NewMemory
 	clients     fosite.ClientManager
 	native      bool // serve fosite alone, without pkjwt
@@ -216,10 +216,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}
 	store.Clients[noKeyClient] = &fosite.DefaultOpenIDConnectClient{DefaultClient: cc(noKeyClient), TokenEndpointAuthMethod: "private_key_jwt"}
 
-	var cfg pkjwtfosite.Config
-	if o.cfg != nil {
-		cfg = *o.cfg
-	}
+	cfg := o.cfg
 	if cfg.Registry == nil {
 		registry, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
 		if err != nil {
@@ -242,7 +239,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		clients = o.clients
 	}
 
-	auth, err := pkjwtfosite.New(issuer, clients, replayStore, &cfg)
+	auth, err := pkjwtfosite.New(issuer, clients, replayStore, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,17 +18,17 @@ import (
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// Config is the policy of an Authenticator. The zero value is the default
-// policy; each field documents its zero value, and a negative number is
-// an error. New copies it.
+// Config is the policy of an Authenticator, under the configuration rule of
+// package verify: the zero value is the default policy, each field documents
+// its zero value, a negative number is an error. New copies it.
 type Config struct {
 	// Verify is the verifier's policy: audience, algs, leeway, lifetime.
-	// Nil: the default policy of verify.New (aud must be the issuer
+	// Zero: verify's default policy (aud must be the issuer
 	// identifier). A server whose clients send the token endpoint URL as aud,
 	// as fosite required, sets Audience to verify.AudienceLegacy and
 	// Endpoints to that URL while they migrate. AllowClientSecretJWT must
 	// be false: fosite stores client secrets hashed.
-	Verify *verify.Config
+	Verify verify.Config
 	// Registry fetches and refreshes the clients' jwks_uri documents.
 	// Share one Registry between every Authenticator and verifier of the
 	// server, so that each document is fetched once; it stays the
@@ -91,18 +91,15 @@ type Authenticator struct {
 // identifier is issuer, looking clients up in clients (the server's fosite
 // storage) and claiming each assertion's jti in store. Share store with every
 // other verifier of the same server, and use one store for all its nodes
-// (replay/redisstore). A nil cfg means the default policy.
+// (replay/redisstore). The zero Config is the default policy.
 //
 // New returns an error if an argument is missing or cfg is invalid.
-func New(issuer string, clients fosite.ClientManager, store replay.Store, cfg *Config) (*Authenticator, error) {
+func New(issuer string, clients fosite.ClientManager, store replay.Store, cfg Config) (*Authenticator, error) {
 	if clients == nil {
 		return nil, errors.New("pkjwtfosite: nil ClientManager")
 	}
-	var c Config
-	if cfg != nil {
-		c = *cfg
-	}
-	if c.Verify != nil && c.Verify.AllowClientSecretJWT {
+	c := cfg
+	if c.Verify.AllowClientSecretJWT {
 		return nil, errors.New("pkjwtfosite: client_secret_jwt cannot be verified: fosite stores client secrets hashed")
 	}
 	maxBody, err := tokenedge.BodyCap("pkjwtfosite", c.MaxBodyBytes)

@@ -55,7 +55,7 @@ func Example_hydraStyle() {
 	}
 	defer replayStore.Close()
 
-	auth, err := pkjwtfosite.New(issuer, store, replayStore, &pkjwtfosite.Config{
+	auth, err := pkjwtfosite.New(issuer, store, replayStore, pkjwtfosite.Config{
 		// The registration's own field: the getter reports RS256 when it is empty.
 		SigningAlg: func(c fosite.OpenIDConnectClient) string {
 			return c.(*hydraClient).TokenEndpointAuthSigningAlgorithm

@@ -55,7 +55,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, nil)
+//	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, pkjwtzitadel.Config{})
 //	if err != nil {
 //		return err
 //	}

@@ -360,7 +360,7 @@ func TestJWKSURI(t *testing.T) {
 		}
 		return "" // the storage's keys
 	}
-	cfg := &pkjwtzitadel.Config{JWKSURI: uris, Registry: reg}
+	cfg := pkjwtzitadel.Config{JWKSURI: uris, Registry: reg}
 	f := newFixture(t, fixtureOptions{cfg: cfg})
 	g := newFixture(t, fixtureOptions{cfg: cfg})
 	for _, c := range []string{edClient, rsaClient} {
@@ -394,7 +394,7 @@ func TestJWKSURI(t *testing.T) {
 	if n := fetches.Load(); n != 1 {
 		t.Errorf("the shared document was fetched %d times, want 1", n)
 	}
-	if _, err := pkjwtzitadel.New(f.issuer, f.storage, mustMemory(t), &pkjwtzitadel.Config{JWKSURI: uris}); err == nil {
+	if _, err := pkjwtzitadel.New(f.issuer, f.storage, mustMemory(t), pkjwtzitadel.Config{JWKSURI: uris}); err == nil {
 		t.Error("New with JWKSURI and no Registry succeeded")
 	}
 }
@@ -435,14 +435,14 @@ func TestNew(t *testing.T) {
 		name    string
 		issuer  string
 		storage op.Storage
-		cfg     *pkjwtzitadel.Config
+		cfg     pkjwtzitadel.Config
 	}{
-		{"nil storage", "https://op.example", nil, nil},
-		{"no issuer", "", storage, nil},
-		{"client_secret_jwt", "https://op.example", storage, &pkjwtzitadel.Config{Verify: &verify.Config{AllowClientSecretJWT: true}}},
-		{"invalid verify config", "https://op.example", storage, &pkjwtzitadel.Config{Verify: &verify.Config{MaxLifetime: -1}}},
-		{"negative body cap", "https://op.example", storage, &pkjwtzitadel.Config{MaxBodyBytes: -1}},
-		{"JWKSURI without Registry", "https://op.example", storage, &pkjwtzitadel.Config{JWKSURI: func(op.Client) string { return "" }}},
+		{"nil storage", "https://op.example", nil, pkjwtzitadel.Config{}},
+		{"no issuer", "", storage, pkjwtzitadel.Config{}},
+		{"client_secret_jwt", "https://op.example", storage, pkjwtzitadel.Config{Verify: verify.Config{AllowClientSecretJWT: true}}},
+		{"invalid verify config", "https://op.example", storage, pkjwtzitadel.Config{Verify: verify.Config{MaxLifetime: -1}}},
+		{"negative body cap", "https://op.example", storage, pkjwtzitadel.Config{MaxBodyBytes: -1}},
+		{"JWKSURI without Registry", "https://op.example", storage, pkjwtzitadel.Config{JWKSURI: func(op.Client) string { return "" }}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,7 +113,7 @@ func TestMetadata(t *testing.T) {
 // zitadel/oidc's op.Client cannot carry, reaches the verifier through
 // Config.SigningAlg and is the only alg accepted.
 func TestSigningAlg(t *testing.T) {
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtzitadel.Config{SigningAlg: func(c op.Client) string {
+	f := newFixture(t, fixtureOptions{cfg: pkjwtzitadel.Config{SigningAlg: func(c op.Client) string {
 		if c, ok := c.(*client); ok {
 			return c.signingAlg
 		}
@@ -249,7 +249,7 @@ func TestNoStore(t *testing.T) {
 // most Config.MaxBodyBytes; zitadel/oidc alone parses up to net/http's
 // 10 MB.
 func TestBodyCap(t *testing.T) {
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtzitadel.Config{MaxBodyBytes: 4 << 10}})
+	f := newFixture(t, fixtureOptions{cfg: pkjwtzitadel.Config{MaxBodyBytes: 4 << 10}})
 	native := newFixture(t, fixtureOptions{native: true})
 	padded := func() url.Values {
 		form := grant()

@@ -44,7 +44,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, nil)
+	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, pkjwtzitadel.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

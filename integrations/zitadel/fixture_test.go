@@ -95,7 +95,7 @@ type fixture struct {
 }
 
 type fixtureOptions struct {
-	cfg         *pkjwtzitadel.Config
+	cfg         pkjwtzitadel.Config
 	replayStore replay.Store // nil: a fresh replay.NewMemory
 	issuer      string       // the Authenticator's issuer; empty: the provider's
 	native      bool         // serve zitadel/oidc alone, without pkjwt

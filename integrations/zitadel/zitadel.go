@@ -17,16 +17,16 @@ import (
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// Config is the policy of an Authenticator. The zero value is the default
-// policy; each field documents its zero value, and a negative number is
-// an error. New copies it.
+// Config is the policy of an Authenticator, under the configuration rule of
+// package verify: the zero value is the default policy, each field documents
+// its zero value, a negative number is an error. New copies it.
 type Config struct {
 	// Verify is the verifier's policy: audience, algs, leeway, lifetime.
-	// Nil: the default policy of verify.New (aud must be the issuer
+	// Zero: verify's default policy (aud must be the issuer
 	// identifier, as zitadel/oidc also requires). AllowClientSecretJWT must
 	// be false: zitadel/oidc's storage checks secrets itself and does not
 	// hand them out.
-	Verify *verify.Config
+	Verify verify.Config
 	// JWKSURI returns the jwks_uri a client registered, or "" for a client
 	// whose keys are the storage's (GetKeyByIDAndClientID, asked with the
 	// assertion's kid, as zitadel/oidc asks). zitadel/oidc's op.Client has
@@ -64,19 +64,16 @@ type Authenticator struct {
 // identifier is issuer, looking clients (and, unless cfg.JWKSURI names a
 // document, their keys) up in storage and claiming each assertion's jti in
 // store. Share store with every other verifier of the same server, and use
-// one store for all its nodes (replay/redisstore). A nil cfg means the
+// one store for all its nodes (replay/redisstore). The zero Config is the
 // default policy.
 //
 // New returns an error if an argument is missing or cfg is invalid.
-func New(issuer string, storage op.Storage, store replay.Store, cfg *Config) (*Authenticator, error) {
+func New(issuer string, storage op.Storage, store replay.Store, cfg Config) (*Authenticator, error) {
 	if storage == nil {
 		return nil, errors.New("pkjwtzitadel: nil Storage")
 	}
-	var c Config
-	if cfg != nil {
-		c = *cfg
-	}
-	if c.Verify != nil && c.Verify.AllowClientSecretJWT {
+	c := cfg
+	if c.Verify.AllowClientSecretJWT {
 		return nil, errors.New("pkjwtzitadel: client_secret_jwt cannot be verified: the storage does not hand out client secrets")
 	}
 	if c.JWKSURI != nil && c.Registry == nil {

@@ -66,11 +66,11 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 //
 // It returns nil when Redis set the key, [replay.ErrReplayed] when the key
 // was already set, an error wrapping the ctx error when ctx (or Timeout)
-// ends before Redis answers,
-// an error for an empty key or a zero until, and a wrapped Redis or network
-// error for anything else, which never wraps replay.ErrReplayed. until is
-// rounded up to the millisecond. An until in the past records nothing: Claim
-// reports ErrReplayed if key is still claimed from before, nil otherwise.
+// ends before Redis answers, an error for an empty key or a zero until, and
+// a wrapped Redis or network error for anything else, which never wraps
+// replay.ErrReplayed. until is rounded up to the millisecond. An until in
+// the past records nothing: Claim reports ErrReplayed if key is still
+// claimed from before, nil otherwise.
 func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: claim: %w", err)

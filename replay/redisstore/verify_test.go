@@ -24,7 +24,7 @@ func newNode(t *testing.T, srv *redistest.Server) *verify.Verifier {
 		t.Fatal(err)
 	}
 	clients := verify.ClientMap{"c1": {ID: "c1", Keys: keys}}
-	v, err := verify.New(issuer, clients, newStore(t, newClient(t, srv), redisstore.Config{}), nil)
+	v, err := verify.New(issuer, clients, newStore(t, newClient(t, srv), redisstore.Config{}), verify.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
