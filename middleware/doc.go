@@ -24,7 +24,7 @@
 //	                     two authentication methods, wrong content type,
 //	                     credentials in the URL query
 //	invalid_request 405  method other than POST (with Allow: POST)
-//	invalid_request 413  body over the cap ([WithMaxBodyBytes])
+//	invalid_request 413  body over the cap ([Config.MaxBodyBytes])
 //	server_error    503  the server could not decide (replay store, client
 //	                     registry or key source unavailable); generic text
 //
@@ -48,7 +48,7 @@
 //
 //	v, err := verify.New("https://as.example.com", clients, store, verify.Config{})
 //	if err != nil { ... }
-//	auth, err := middleware.New(v, middleware.WithLogger(logger))
+//	auth, err := middleware.New(v, middleware.Config{Logger: logger})
 //	if err != nil { ... }
 //	mux := http.NewServeMux()
 //	mux.Handle("/token", auth(tokenHandler))

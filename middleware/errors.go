@@ -9,7 +9,7 @@ import (
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// Generic descriptions, sent under [WithGenericDescriptions] and, for
+// Generic descriptions, sent under [Config.GenericDescriptions] and, for
 // server errors, always.
 const (
 	genericInvalidClient  = "client authentication failed"
@@ -30,7 +30,7 @@ func generic(code string) string {
 // An ErrorWriter writes the response to a request that failed client
 // authentication (or an HTTP-level check). err.Code is the RFC 6749 §5.2
 // error code; err.Description is safe to send to the client (it is generic
-// for server errors and under [WithGenericDescriptions]); err.Reason and
+// for server errors and under [Config.GenericDescriptions]); err.Reason and
 // err.Err are for operators and MUST NOT be sent. [StatusCode] gives the
 // status the default writer uses.
 //

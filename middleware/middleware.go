@@ -16,67 +16,44 @@ import (
 // for a token request with a 16 KiB assertion.
 const DefaultMaxBodyBytes = tokenedge.DefaultMaxBodyBytes
 
-// An Option configures the middleware returned by [New].
-type Option func(*config)
-
-type config struct {
-	maxBody     int64
-	passThrough bool
-	writeError  ErrorWriter
-	generic     bool
-	logger      *slog.Logger
-	realm       *string
-}
-
-// WithMaxBodyBytes caps the request body at n bytes; a larger body fails
-// with [verify.ErrBodyTooLarge] (HTTP 413) and the connection is closed.
-// Zero (and the option's absence) means [DefaultMaxBodyBytes]; a negative n
-// is an error of [New].
-func WithMaxBodyBytes(n int64) Option {
-	return func(c *config) { c.maxBody = n }
-}
-
-// WithPassThrough lets a request whose body has neither client_assertion
-// nor client_assertion_type through to the wrapped handler without
-// authenticating it, so that a server can keep client_secret_basic,
-// client_secret_post or public clients beside private_key_jwt. Without it
-// such a request fails with invalid_client.
-//
-// A request that carries either parameter is still verified (and a
-// half-present pair is rejected). The wrapped handler MUST authenticate a
-// request for which [ResultFrom] reports false.
-func WithPassThrough() Option {
-	return func(c *config) { c.passThrough = true }
-}
-
-// WithErrorWriter replaces [WriteError], the writer of failed requests'
-// responses. w must not be nil.
-func WithErrorWriter(w ErrorWriter) Option {
-	return func(c *config) { c.writeError = w }
-}
-
-// WithGenericDescriptions replaces the error_description of every failure
-// with a generic sentence per error code ("client authentication failed",
-// ...), so that a client cannot learn which check failed. The detail still
-// reaches the logger and the [ErrorWriter] (err.Reason, err.Err).
-func WithGenericDescriptions() Option {
-	return func(c *config) { c.generic = true }
-}
-
-// WithLogger records every failure on l: at level Error for infrastructure
-// failures, Info otherwise, with its reason, code and error text and the
-// client_id parameter, if any; successes are recorded at level Debug. The
-// assertion is never logged. Nil (the default) discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.logger = l }
-}
-
-// WithRealm sets the realm of the WWW-Authenticate challenge sent when a
-// client that used the Authorization header fails with invalid_client
-// (RFC 6749 §5.2). The default is the verifier's issuer identifier. It must
-// not contain control characters.
-func WithRealm(realm string) Option {
-	return func(c *config) { c.realm = &realm }
+// Config is the policy of the middleware [New] returns, under the
+// configuration rule of package verify: the zero value is the default
+// policy, each field documents its zero value, a negative number is an
+// error. New copies it.
+type Config struct {
+	// MaxBodyBytes caps the request body, in bytes; a larger body fails
+	// with verify.ErrBodyTooLarge (HTTP 413) and the connection is closed.
+	// Zero: [DefaultMaxBodyBytes] (64 KiB).
+	MaxBodyBytes int64
+	// PassThrough lets a request whose body has neither client_assertion
+	// nor client_assertion_type through to the wrapped handler without
+	// authenticating it, so that a server can keep client_secret_basic,
+	// client_secret_post or public clients beside private_key_jwt. A
+	// request that carries either parameter is still verified (and a
+	// half-present pair is rejected). The wrapped handler MUST
+	// authenticate a request for which [ResultFrom] reports false. False:
+	// a request without an assertion fails with invalid_client.
+	PassThrough bool
+	// ErrorWriter writes the response to a failed request. Nil:
+	// [WriteError].
+	ErrorWriter ErrorWriter
+	// GenericDescriptions replaces the error_description of every failure
+	// with a generic sentence per error code ("client authentication
+	// failed", ...), so that a client cannot learn which check failed; the
+	// detail still reaches the Logger and the ErrorWriter (err.Reason,
+	// err.Err). False: the failed check's fixed description (always a
+	// generic sentence for server errors).
+	GenericDescriptions bool
+	// Logger records every failure: at level Error for infrastructure
+	// failures, Info otherwise, with its reason, code and error text and
+	// the client_id parameter, if any; successes are recorded at level
+	// Debug. The assertion is never logged. Nil: nothing is logged.
+	Logger *slog.Logger
+	// Realm is the realm of the WWW-Authenticate challenge sent when a
+	// client that used the Authorization header fails with invalid_client
+	// (RFC 6749 §5.2). It must not contain control characters. Empty: the
+	// verifier's issuer identifier.
+	Realm string
 }
 
 // New returns a middleware that authenticates each request to the wrapped
@@ -102,36 +79,29 @@ func WithRealm(realm string) Option {
 // Only POST is accepted, so a CORS middleware that answers preflight
 // OPTIONS requests must wrap this one, not the other way round.
 //
-// New returns an error if v is nil or an option is invalid; the function it
+// New returns an error if v is nil or cfg is invalid; the function it
 // returns panics if next is nil. The middleware is safe for concurrent use.
-func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, error) {
+func New(v *verify.Verifier, cfg Config) (func(http.Handler) http.Handler, error) {
 	if v == nil {
 		return nil, errors.New("middleware: nil Verifier")
 	}
-	cfg := config{writeError: WriteError}
-	for _, opt := range opts {
-		if opt == nil {
-			return nil, errors.New("middleware: nil Option")
-		}
-		opt(&cfg)
-	}
-	maxBody, err := tokenedge.BodyCap("middleware", cfg.maxBody)
+	maxBody, err := tokenedge.BodyCap("middleware", cfg.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
-	cfg.maxBody = maxBody
-	if cfg.writeError == nil {
-		return nil, errors.New("middleware: nil ErrorWriter")
+	cfg.MaxBodyBytes = maxBody
+	if cfg.ErrorWriter == nil {
+		cfg.ErrorWriter = WriteError
 	}
-	realm := v.Issuer()
-	if cfg.realm != nil {
-		realm = *cfg.realm
+	realm := cfg.Realm
+	if realm == "" {
+		realm = v.Issuer()
 	}
 	if strings.ContainsFunc(realm, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return nil, errors.New("middleware: realm contains control characters")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &middleware{v: v, cfg: cfg, realm: quote(realm)}
 	return func(next http.Handler) http.Handler {
@@ -144,7 +114,7 @@ func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, e
 
 type middleware struct {
 	v     *verify.Verifier
-	cfg   config
+	cfg   Config
 	realm string // the quoted realm of WWW-Authenticate challenges
 }
 
@@ -157,7 +127,7 @@ type resultKey struct{}
 
 // ResultFrom returns the verified client authentication the middleware
 // stored in ctx, and whether there is one. It reports false in a handler
-// reached through [WithPassThrough] without an assertion.
+// reached through [Config.PassThrough] without an assertion.
 //
 // The authenticated client is res.ClientID; a handler MUST NOT take it
 // from the client_id parameter instead.
@@ -189,7 +159,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	post, body, parsed := r.PostForm, []byte(nil), r.PostForm != nil
 	if !parsed {
 		var e *verify.Error
-		if body, post, e = tokenedge.ReadForm(w, r, m.cfg.maxBody); e != nil {
+		if body, post, e = tokenedge.ReadForm(w, r, m.cfg.MaxBodyBytes); e != nil {
 			if errors.Is(e, verify.ErrBodyTooLarge) {
 				w.Header().Set("Connection", "close")
 			}
@@ -204,7 +174,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	if tokenedge.HasAssertion(post) || !m.cfg.passThrough {
+	if tokenedge.HasAssertion(post) || !m.cfg.PassThrough {
 		req, err := verify.RequestFromForm(post, r.Header)
 		if err != nil {
 			m.fail(w, r, tokenedge.AsError(err), clientID)
@@ -215,8 +185,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			m.fail(w, r, tokenedge.AsError(err), clientID)
 			return
 		}
-		if m.cfg.logger.Enabled(ctx, slog.LevelDebug) {
-			m.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
+		if m.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
 				slog.String("client_id", res.ClientID), slog.String("kid", res.KeyID),
 				slog.String("alg", res.Algorithm), slog.String("jti", res.JTI),
 				slog.String("path", r.URL.Path))
@@ -234,7 +204,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // fail logs e and writes the error response.
 func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Error, clientID string) {
-	tokenedge.LogFailure(r.Context(), m.cfg.logger, "pkjwt: client authentication failed", e, clientID,
+	tokenedge.LogFailure(r.Context(), m.cfg.Logger, "pkjwt: client authentication failed", e, clientID,
 		slog.String("path", r.URL.Path))
 	h := w.Header()
 	tokenedge.SetNoStore(h)
@@ -248,12 +218,12 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Erro
 			h.Set("WWW-Authenticate", challengeScheme(scheme)+" realm="+m.realm)
 		}
 	}
-	if m.cfg.generic || e.Infrastructure() {
+	if m.cfg.GenericDescriptions || e.Infrastructure() {
 		c := *e
 		c.Description = generic(e.Code)
 		e = &c
 	}
-	m.cfg.writeError(w, r, e)
+	m.cfg.ErrorWriter(w, r, e)
 }
 
 // challengeScheme returns the scheme of the WWW-Authenticate challenge

@@ -80,7 +80,7 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 	s.closers = append(s.closers, closeKeys)
 	s.verifier = v
 
-	auth, err := middleware.New(v, middleware.WithLogger(logger))
+	auth, err := middleware.New(v, middleware.Config{Logger: logger})
 	if err != nil {
 		return s, err
 	}
