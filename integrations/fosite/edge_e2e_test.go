@@ -446,3 +446,16 @@ func TestSharedRegistry(t *testing.T) {
 		t.Errorf("the shared document was fetched %d times, want 1", n)
 	}
 }
+
+// TestLeeway: Config.Verify follows verify's configuration rule; its zero
+// Leeway is the default (15 s), a negative one is none.
+func TestLeeway(t *testing.T) {
+	ahead := func(c map[string]any) { c["iat"] = time.Now().Add(5 * time.Second).Unix() }
+	f := newFixture(t, fixtureOptions{})
+	f.token(t, f.assertion(rsaClient, rsaSigner, ahead))
+	none := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Verify: verify.Config{Leeway: -1}}})
+	status, body := postForm(none.tokenURL, with(grant(), none.assertion(rsaClient, rsaSigner, ahead)), "", "")
+	if got := outcomeOf(status, body); got != invalidClient {
+		t.Errorf("iat 5 s ahead without leeway: %v %v", got, body)
+	}
+}

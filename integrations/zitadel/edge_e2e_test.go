@@ -19,6 +19,7 @@ import (
 	pkjwtzitadel "github.com/pkjwt/pkjwt/integrations/zitadel"
 	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/verify"
 )
 
 // algSigner returns a signer of the "pk-any" client for alg.
@@ -344,5 +345,18 @@ func TestRefusalCodes(t *testing.T) {
 			}
 			edgetest.CheckRefusal(t, resp)
 		})
+	}
+}
+
+// TestLeeway: Config.Verify follows verify's configuration rule; its zero
+// Leeway is the default (15 s), a negative one is none.
+func TestLeeway(t *testing.T) {
+	ahead := func(c map[string]any) { c["iat"] = time.Now().Add(5 * time.Second).Unix() }
+	f := newFixture(t, fixtureOptions{})
+	f.token(t, f.assertion(rsaClient, rsaSigner, ahead))
+	none := newFixture(t, fixtureOptions{cfg: pkjwtzitadel.Config{Verify: verify.Config{Leeway: -1}}})
+	status, body := postForm(none.tokenURL, with(grant(), none.assertion(rsaClient, rsaSigner, ahead)), "", "")
+	if got := outcomeOf(status, body); got != invalidClient {
+		t.Errorf("iat 5 s ahead without leeway: %v %v", got, body)
 	}
 }
