@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	pkjwtfosite "github.com/pkjwt/pkjwt/integrations/fosite"
 	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
-	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/middleware"
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -418,21 +415,10 @@ func TestRefusalCodes(t *testing.T) {
 // TestSharedRegistry: two Authenticators given one Registry fetch a
 // client's jwks_uri document once between them.
 func TestSharedRegistry(t *testing.T) {
-	var fetches atomic.Int32
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(testkeys.JWKS(testkeys.JWK(testkeys.Public(testkeys.Ed25519), "ed1", "EdDSA", "sig")))
-	}))
-	t.Cleanup(jwks.Close)
-	registry, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { registry.Close() })
+	jwks := edgetest.NewJWKS(t)
 	for _, f := range []*fixture{
-		newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: registry}}),
-		newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: registry}}),
+		newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: jwks.Registry}}),
+		newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: jwks.Registry}}),
 	} {
 		f.store.Clients["pk-shared"] = &fosite.DefaultOpenIDConnectClient{
 			DefaultClient:           &fosite.DefaultClient{ID: "pk-shared", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}},
@@ -442,7 +428,7 @@ func TestSharedRegistry(t *testing.T) {
 		f.token(t, f.assertion("pk-shared", edSigner, nil))
 		f.token(t, f.assertion("pk-shared", edSigner, nil))
 	}
-	if n := fetches.Load(); n != 1 {
+	if n := jwks.Fetches(); n != 1 {
 		t.Errorf("the shared document was fetched %d times, want 1", n)
 	}
 }

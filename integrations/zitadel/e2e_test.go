@@ -5,12 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,8 +17,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	pkjwtzitadel "github.com/pkjwt/pkjwt/integrations/zitadel"
+	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
-	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -338,18 +336,7 @@ func TestIntrospectionAuthentication(t *testing.T) {
 // jwksfetch.Registry, others' from the storage: two Authenticators sharing
 // the Registry fetch the document once.
 func TestJWKSURI(t *testing.T) {
-	var fetches atomic.Int32
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(testkeys.JWKS(testkeys.JWK(testkeys.Public(testkeys.Ed25519), "ed1", "EdDSA", "sig")))
-	}))
-	t.Cleanup(jwks.Close)
-	reg, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	jwks := edgetest.NewJWKS(t)
 
 	uris := func(c op.Client) string {
 		switch c.GetID() {
@@ -360,7 +347,7 @@ func TestJWKSURI(t *testing.T) {
 		}
 		return "" // the storage's keys
 	}
-	cfg := pkjwtzitadel.Config{JWKSURI: uris, Registry: reg}
+	cfg := pkjwtzitadel.Config{JWKSURI: uris, Registry: jwks.Registry}
 	f := newFixture(t, fixtureOptions{cfg: cfg})
 	g := newFixture(t, fixtureOptions{cfg: cfg})
 	for _, c := range []string{edClient, rsaClient} {
@@ -391,7 +378,7 @@ func TestJWKSURI(t *testing.T) {
 			}
 		})
 	}
-	if n := fetches.Load(); n != 1 {
+	if n := jwks.Fetches(); n != 1 {
 		t.Errorf("the shared document was fetched %d times, want 1", n)
 	}
 	if _, err := pkjwtzitadel.New(f.issuer, f.storage, mustMemory(t), pkjwtzitadel.Config{JWKSURI: uris}); err == nil {

@@ -6,10 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/jwksfetch"
 )
 
 // Algorithms is the verifier's default list of algs, in its order (Ed25519
@@ -108,3 +111,37 @@ func Attrs(r slog.Record) map[string]string {
 	})
 	return m
 }
+
+// JWKS is a jwks_uri endpoint on httptest serving one Ed25519 key (kid
+// "ed1", alg EdDSA) that counts its fetches, with a jwksfetch.Registry
+// allowed to reach it on loopback. Both close when the test ends.
+type JWKS struct {
+	// URL is the endpoint's jwks_uri.
+	URL string
+	// Registry is a Registry that may fetch from loopback over http.
+	Registry *jwksfetch.Registry
+
+	fetches atomic.Int32
+}
+
+// NewJWKS starts a JWKS for t.
+func NewJWKS(t testing.TB) *JWKS {
+	t.Helper()
+	j := &JWKS{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		j.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(testkeys.JWKS(testkeys.JWK(testkeys.Public(testkeys.Ed25519), "ed1", "EdDSA", "sig")))
+	}))
+	t.Cleanup(srv.Close)
+	reg, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	j.URL, j.Registry = srv.URL, reg
+	return j
+}
+
+// Fetches returns how many times the document was fetched.
+func (j *JWKS) Fetches() int { return int(j.fetches.Load()) }
