@@ -151,7 +151,7 @@ type fixture struct {
 
 type fixtureOptions struct {
 	cfg         pkjwtfosite.Config // nil Registry: one that fetches from loopback
-	replayStore replay.Store        // nil: a fresh replay.NewMemory
+	replayStore replay.Store       // nil: a fresh replay.NewMemory
 	clients     fosite.ClientManager
 	native      bool // serve fosite alone, without pkjwt
 }
