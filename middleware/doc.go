@@ -28,11 +28,13 @@
 //	server_error    503  the server could not decide (replay store, client
 //	                     registry or key source unavailable); generic text
 //
-// The URL query of every request must carry no client_assertion,
-// client_assertion_type or client_secret, and, when the body carries an
-// assertion, no client_id other than the body's one (the same rule as the
-// fosite and zitadel/oidc integrations): a handler reading r.Form never
-// sees a client other than the authenticated one. Each refusal is a
+// The checks of the HTTP request are check 3 of package verify's list, and
+// the responses checks 17 to 19. The URL query of every request must carry
+// no client_assertion, client_assertion_type or client_secret, and, when
+// the body carries an assertion, no client_id other than the body's one
+// (the same rule as the fosite and zitadel/oidc integrations): a handler
+// reading r.Form never sees a client other than the authenticated one.
+// Each refusal is a
 // *verify.Error wrapping one of package verify's sentinels
 // (verify.ErrMethodNotAllowed, verify.ErrBodyTooLarge,
 // verify.ErrQueryParameter, verify.ErrExpired, ...), for errors.Is in an

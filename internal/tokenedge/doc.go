@@ -3,15 +3,15 @@
 // (RFC 6749 §3.2), introspection (RFC 7662), revocation (RFC 7009) or pushed
 // authorization (RFC 9126) endpoint: reading the form body within a cap,
 // the rule for the URL query, the request shape of a token request, the
-// response headers, the one generic server-error text and the log record
-// of a refusal. It is internal: the three callers share one rule for each
+// response headers (check 17 of package verify's list), the one generic
+// server-error text (check 19) and the log record of a refusal. It is internal: the three callers share one rule for each
 // of these, and the integrations' modules import it through the main
 // module.
 //
 // # The URL query rule
 //
 // Client credentials travel in the request body, never in the URL (RFC 6749
-// §2.3.1). On every request to an endpoint that authenticates clients, with
+// §2.3.1; check 3 of package verify's list). On every request to an endpoint that authenticates clients, with
 // or without an assertion, [CheckQuery] refuses a URL query that carries
 // client_assertion, client_assertion_type or client_secret. On a request
 // whose body carries a client assertion it also refuses a client_id in the
