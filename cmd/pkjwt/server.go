@@ -268,7 +268,7 @@ type tokenResponse struct {
 // client_credentials grant (RFC 6749 §4.4).
 func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	res, ok := middleware.ResultFrom(r.Context())
-	if !ok { // cannot happen without WithPassThrough
+	if !ok { // cannot happen without Config.PassThrough
 		writeOAuthError(w, http.StatusUnauthorized, verify.CodeInvalidClient, "client authentication required")
 		return
 	}
