@@ -50,11 +50,10 @@ func ParseAudiencePolicy(name string) (AudiencePolicy, error) {
 	return 0, fmt.Errorf("verify: unknown audience policy %q (want rfc7523bis, strict or legacy)", name)
 }
 
-// Defaults of [Config].
+// Defaults of [Config], each documented on its field.
 const (
-	DefaultLeeway      = 15 * time.Second
-	DefaultMaxLifetime = 10 * time.Minute
-
+	defaultLeeway             = 15 * time.Second
+	defaultMaxLifetime        = 10 * time.Minute
 	defaultMaxJTILength       = 256
 	defaultMaxAssertionLength = 16 << 10
 )
@@ -87,11 +86,11 @@ type Config struct {
 	// MethodClientSecretJWT authenticate (HS256, HS384, HS512). False: such
 	// clients are refused with ErrMethod.
 	AllowClientSecretJWT bool
-	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero:
-	// DefaultLeeway (15 s); negative: none.
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero: 15 s.
+	// Negative: none.
 	Leeway time.Duration
 	// MaxLifetime bounds how far ahead exp may lie (exp - now), and how old
-	// iat may be. Zero: DefaultMaxLifetime (10 min). Negative: an error.
+	// iat may be. Zero: 10 min. Negative: an error.
 	MaxLifetime time.Duration
 	// MaxJTILength bounds jti, in bytes. Zero: 256. Negative: an error.
 	MaxJTILength int
@@ -136,13 +135,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case cfg.Leeway == 0:
-		cfg.Leeway = DefaultLeeway
+		cfg.Leeway = defaultLeeway
 	case cfg.Leeway < 0:
 		cfg.Leeway = 0
 	}
 	switch {
 	case cfg.MaxLifetime == 0:
-		cfg.MaxLifetime = DefaultMaxLifetime
+		cfg.MaxLifetime = defaultMaxLifetime
 	case cfg.MaxLifetime < 0:
 		return cfg, errors.New("verify: negative MaxLifetime")
 	}

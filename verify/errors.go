@@ -16,8 +16,8 @@ const (
 )
 
 // A sentinel names one check: one way a request can fail. Every *Error
-// built by this package or by [NewError] wraps exactly one of the exported
-// sentinel errors below.
+// built by this package or by [NewError] has one of the exported sentinel
+// errors below as its check, and wraps it beside its cause.
 type sentinel struct {
 	reason, code, description string
 }

@@ -117,7 +117,18 @@ func TestMintFlags(t *testing.T) {
 		})
 	}
 
-	r := mustRun(t, "", "mint", "-key", p256, "-iss", "c1", "-aud", "x", "-lifetime", "-5m")
+	// RFC 9864's name for EdDSA over Ed25519: minted, then accepted by a
+	// default verifier, which reports the alg as sent.
+	ed := keyFiles(t, dir, testkeys.Ed25519)["pkcs8"]
+	r := mustRun(t, "", "mint", "-key", ed, "-iss", "c1", "-aud", "https://as.example", "-alg", "Ed25519", "-kid", "e")
+	if h, _ := decodeJWT(t, r.stdout); h["alg"] != "Ed25519" {
+		t.Errorf("-alg Ed25519: header %v", h)
+	}
+	if res, err := verifyWith(t, testkeys.Public(testkeys.Ed25519), "e", "c1", "https://as.example", r.stdout); err != nil || res.Algorithm != "Ed25519" {
+		t.Errorf("-alg Ed25519: %+v, %v", res, err)
+	}
+
+	r = mustRun(t, "", "mint", "-key", p256, "-iss", "c1", "-aud", "x", "-lifetime", "-5m")
 	_, c := decodeJWT(t, r.stdout)
 	if exp := numeric(t, c["exp"]); time.Until(exp) > -4*time.Minute {
 		t.Errorf("-lifetime -5m: exp %v", exp)

@@ -51,8 +51,8 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 	var endpoints stringsFlag
 	fs.Var(&endpoints, "endpoint", "with -audience-policy legacy, a further accepted aud (repeatable; default: the issuer + /token)")
 	alg := fs.String("alg", "", "the client's registered token_endpoint_auth_signing_alg, if any")
-	leeway := fs.Duration("leeway", verify.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
-	maxLifetime := fs.Duration("max-lifetime", verify.DefaultMaxLifetime, "longest accepted exp - now")
+	leeway := fs.Duration("leeway", defaultLeewaySeconds*time.Second, "clock skew tolerated on exp, nbf and iat")
+	maxLifetime := fs.Duration("max-lifetime", defaultMaxLifetimeSeconds*time.Second, "longest accepted exp - now")
 	insecure := fs.Bool("insecure", false, "allow an http or loopback -jwks URL (development only)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
