@@ -38,10 +38,10 @@ func (t *jws) parse(s string) error {
 	hLen := segment.DecodedLen(first)
 	cLen := segment.DecodedLen(last - first - 1)
 	sLen := segment.DecodedLen(len(s) - last - 1)
-	buf := make([]byte, len(s)+hLen+cLen+sLen)
-	copy(buf, s)
+	buf := make([]byte, last+hLen+cLen+sLen)
+	copy(buf, s[:last])
 	t.signing = buf[:last]
-	out := buf[len(s):]
+	out := buf[last:]
 	decode := func(src []byte, size int) ([]byte, error) {
 		n, err := segment.Decode(out[:size], src)
 		b := out[:n]
@@ -58,14 +58,14 @@ func (t *jws) parse(s string) error {
 	}
 	// One string holds the decoded header and claims: the decoded values
 	// are substrings of it.
-	text := string(buf[len(s) : len(s)+hLen+len(cb)])
+	text := string(buf[last : last+hLen+len(cb)])
 	if err := walkObject(text[:len(hb)], t.header.member); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
 	if err := walkObject(text[hLen:], t.claims.member); err != nil {
 		return fmt.Errorf("claims: %w", err)
 	}
-	if t.sig, err = decode(buf[last+1:len(s)], sLen); err != nil {
+	if t.sig, err = decode([]byte(s[last+1:]), sLen); err != nil {
 		return fmt.Errorf("signature: %w", err)
 	}
 	return nil
