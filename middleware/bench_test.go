@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/middleware"
 )
 
 // BenchmarkMiddleware measures a token request through the middleware into
@@ -46,7 +47,7 @@ func BenchmarkMiddleware(b *testing.B) {
 			}
 		}
 		b.Run(k.alg+"/middleware", func(b *testing.B) {
-			run(b, newMiddleware(b, newVerifier(b, nil, nil))(ok))
+			run(b, newMiddleware(b, newVerifier(b, nil, nil), middleware.Config{})(ok))
 		})
 		b.Run(k.alg+"/baseline", func(b *testing.B) {
 			run(b, signatureOnly(testkeys.Public(k.key), k.alg, ok))

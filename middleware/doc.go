@@ -24,9 +24,21 @@
 //	                     two authentication methods, wrong content type,
 //	                     credentials in the URL query
 //	invalid_request 405  method other than POST (with Allow: POST)
-//	invalid_request 413  body over the cap ([WithMaxBodyBytes])
+//	invalid_request 413  body over the cap ([Config.MaxBodyBytes])
 //	server_error    503  the server could not decide (replay store, client
 //	                     registry or key source unavailable); generic text
+//
+// The checks of the HTTP request are check 3 of package verify's list, and
+// the responses checks 17 to 19. The URL query of every request must carry
+// no client_assertion, client_assertion_type or client_secret, and, when
+// the body carries an assertion, no client_id other than the body's one
+// (the same rule as the fosite and zitadel/oidc integrations): a handler
+// reading r.Form never sees a client other than the authenticated one.
+// Each refusal is a
+// *verify.Error wrapping one of package verify's sentinels
+// (verify.ErrMethodNotAllowed, verify.ErrBodyTooLarge,
+// verify.ErrQueryParameter, verify.ErrExpired, ...), for errors.Is in an
+// [ErrorWriter] and errors.As anywhere.
 //
 // [NewMetadata] derives the RFC 8414 metadata members
 // (token_endpoint_auth_methods_supported,
@@ -38,7 +50,7 @@
 //
 //	v, err := verify.New("https://as.example.com", clients, store, verify.Config{})
 //	if err != nil { ... }
-//	auth, err := middleware.New(v, middleware.WithLogger(logger))
+//	auth, err := middleware.New(v, middleware.Config{Logger: logger})
 //	if err != nil { ... }
 //	mux := http.NewServeMux()
 //	mux.Handle("/token", auth(tokenHandler))

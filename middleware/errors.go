@@ -5,44 +5,15 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/pkjwt/pkjwt/internal/tokenedge"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// Sentinel errors for the HTTP-level checks, for errors.Is on the
-// *verify.Error an [ErrorWriter] receives. They are package verify's, so
-// that every failure carries one of verify's reasons; each has Code
-// verify.CodeInvalidRequest.
-var (
-	// ErrMethod: the request method is not POST (RFC 6749 §3.2). HTTP 405
-	// with Allow: POST.
-	ErrMethod = verify.ErrMethodNotAllowed
-	// ErrContentType: the body is not application/x-www-form-urlencoded
-	// (RFC 6749 §2.3.1, §4.1.3). HTTP 400.
-	ErrContentType = verify.ErrContentType
-	// ErrBodyTooLarge: the body exceeds the cap of [WithMaxBodyBytes].
-	// HTTP 413.
-	ErrBodyTooLarge = verify.ErrBodyTooLarge
-	// ErrMalformedBody: the body could not be read or is not a valid form.
-	// HTTP 400.
-	ErrMalformedBody = verify.ErrMalformedBody
-	// ErrQueryParameter: the URL query carries client_assertion,
-	// client_assertion_type or client_secret, which RFC 6749 §2.3.1 keeps
-	// out of URLs, or (on a request carrying an assertion) a client_id that
-	// is not also the body's client_id. HTTP 400.
-	ErrQueryParameter = verify.ErrQueryParameter
-)
-
-// newError returns the *verify.Error for a failed HTTP-level check.
-func newError(sentinel error, cause error) *verify.Error {
-	return verify.NewError(sentinel, cause)
-}
-
-// Generic descriptions, sent under [WithGenericDescriptions] and, for
+// Generic descriptions, sent under [Config.GenericDescriptions] and, for
 // server errors, always.
 const (
 	genericInvalidClient  = "client authentication failed"
 	genericInvalidRequest = "the request is malformed"
-	genericServerError    = "the server could not authenticate the client; try again later"
 )
 
 // generic returns the description of code that names no check.
@@ -53,33 +24,33 @@ func generic(code string) string {
 	case verify.CodeInvalidRequest:
 		return genericInvalidRequest
 	}
-	return genericServerError
+	return tokenedge.ServerErrorDescription
 }
 
 // An ErrorWriter writes the response to a request that failed client
 // authentication (or an HTTP-level check). err.Code is the RFC 6749 §5.2
 // error code; err.Description is safe to send to the client (it is generic
-// for server errors and under [WithGenericDescriptions]); err.Reason and
+// for server errors and under [Config.GenericDescriptions]); err.Reason and
 // err.Err are for operators and MUST NOT be sent. [StatusCode] gives the
 // status the default writer uses.
 //
 // Before an ErrorWriter runs, the middleware has set Cache-Control:
-// no-store and Pragma: no-cache, Allow: POST for [ErrMethod], and the
+// no-store and Pragma: no-cache, Allow: POST for [verify.ErrMethodNotAllowed], and the
 // WWW-Authenticate challenge RFC 6749 §5.2 requires for invalid_client
 // when the client used the Authorization header.
 type ErrorWriter func(w http.ResponseWriter, r *http.Request, err *verify.Error)
 
 var _ ErrorWriter = WriteError
 
-// StatusCode returns the HTTP status for err: 405 for [ErrMethod], 413 for
-// [ErrBodyTooLarge], 503 for an infrastructure failure (err.Infrastructure:
+// StatusCode returns the HTTP status for err: 405 for [verify.ErrMethodNotAllowed], 413 for
+// [verify.ErrBodyTooLarge], 503 for an infrastructure failure (err.Infrastructure:
 // the server could not decide, the client may retry), 401 for
 // invalid_client and 400 otherwise (invalid_request).
 func StatusCode(err *verify.Error) int {
 	switch {
-	case errors.Is(err, ErrMethod):
+	case errors.Is(err, verify.ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrBodyTooLarge):
+	case errors.Is(err, verify.ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case err.Infrastructure():
 		return http.StatusServiceUnavailable
@@ -103,7 +74,7 @@ type errorBody struct {
 func WriteError(w http.ResponseWriter, _ *http.Request, err *verify.Error) {
 	body := errorBody{Error: err.Code, Description: err.Description}
 	if err.Infrastructure() {
-		body = errorBody{Error: verify.CodeServerError, Description: genericServerError}
+		body = errorBody{Error: verify.CodeServerError, Description: tokenedge.ServerErrorDescription}
 	}
 	b, _ := json.Marshal(body) // two strings: cannot fail
 	h := w.Header()

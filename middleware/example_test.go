@@ -42,7 +42,7 @@ func ExampleNew() {
 		w.Header().Set("Cache-Control", "no-store")
 		fmt.Fprintf(w, `{"access_token":"at-%s","token_type":"Bearer","scope":%q}`, res.ClientID, r.PostForm.Get("scope"))
 	})
-	auth, err := middleware.New(v)
+	auth, err := middleware.New(v, middleware.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

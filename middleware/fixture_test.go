@@ -67,9 +67,9 @@ func newVerifier(t testing.TB, cs verify.Clients, store replay.Store) *verify.Ve
 }
 
 // newMiddleware returns New(v, opts...) or fails the test.
-func newMiddleware(t testing.TB, v *verify.Verifier, opts ...middleware.Option) func(http.Handler) http.Handler {
+func newMiddleware(t testing.TB, v *verify.Verifier, cfg middleware.Config) func(http.Handler) http.Handler {
 	t.Helper()
-	mw, err := middleware.New(v, opts...)
+	mw, err := middleware.New(v, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ const (
 // endpoints. It marshals to those JSON members (the empty ones omitted),
 // also when embedded in the struct of a whole discovery document.
 //
-// A server that accepts further methods through [WithPassThrough] appends
+// A server that accepts further methods through [Config.PassThrough] appends
 // them (for example "client_secret_basic") to the methods lists.
 type Metadata struct {
 	// TokenEndpointAuthMethodsSupported is token_endpoint_auth_methods_supported.

@@ -1,84 +1,59 @@
 package middleware
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 
+	"github.com/pkjwt/pkjwt/internal/httpauth"
+	"github.com/pkjwt/pkjwt/internal/tokenedge"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
 // DefaultMaxBodyBytes is the default cap on a request body: 64 KiB, ample
 // for a token request with a 16 KiB assertion.
-const DefaultMaxBodyBytes = 64 << 10
+const DefaultMaxBodyBytes = tokenedge.DefaultMaxBodyBytes
 
-// An Option configures the middleware returned by [New].
-type Option func(*config)
-
-type config struct {
-	maxBody     int64
-	passThrough bool
-	writeError  ErrorWriter
-	generic     bool
-	logger      *slog.Logger
-	realm       *string
-}
-
-// WithMaxBodyBytes caps the request body at n bytes (default
-// [DefaultMaxBodyBytes]); a larger body fails with [ErrBodyTooLarge] (HTTP
-// 413) and the connection is closed. n must be positive.
-func WithMaxBodyBytes(n int64) Option {
-	return func(c *config) { c.maxBody = n }
-}
-
-// WithPassThrough lets a request whose body has neither client_assertion
-// nor client_assertion_type through to the wrapped handler without
-// authenticating it, so that a server can keep client_secret_basic,
-// client_secret_post or public clients beside private_key_jwt. Without it
-// such a request fails with invalid_client.
-//
-// A request that carries either parameter is still verified (and a
-// half-present pair is rejected). The wrapped handler MUST authenticate a
-// request for which [ResultFrom] reports false.
-func WithPassThrough() Option {
-	return func(c *config) { c.passThrough = true }
-}
-
-// WithErrorWriter replaces [WriteError], the writer of failed requests'
-// responses. w must not be nil.
-func WithErrorWriter(w ErrorWriter) Option {
-	return func(c *config) { c.writeError = w }
-}
-
-// WithGenericDescriptions replaces the error_description of every failure
-// with a generic sentence per error code ("client authentication failed",
-// ...), so that a client cannot learn which check failed. The detail still
-// reaches the logger and the [ErrorWriter] (err.Reason, err.Err).
-func WithGenericDescriptions() Option {
-	return func(c *config) { c.generic = true }
-}
-
-// WithLogger records every failure on l: at level Error for infrastructure
-// failures, Info otherwise, with its reason, code and error text and the
-// client_id parameter, if any; successes are recorded at level Debug. The
-// assertion is never logged. Nil (the default) discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.logger = l }
-}
-
-// WithRealm sets the realm of the WWW-Authenticate challenge sent when a
-// client that used the Authorization header fails with invalid_client
-// (RFC 6749 §5.2). The default is the verifier's issuer identifier. It must
-// not contain control characters.
-func WithRealm(realm string) Option {
-	return func(c *config) { c.realm = &realm }
+// Config is the policy of the middleware [New] returns, under the
+// configuration rule of package verify: the zero value is the default
+// policy, each field documents its zero value, a negative number is an
+// error. New copies it.
+type Config struct {
+	// MaxBodyBytes caps the request body, in bytes; a larger body fails
+	// with verify.ErrBodyTooLarge (HTTP 413) and the connection is closed.
+	// Zero: [DefaultMaxBodyBytes] (64 KiB).
+	MaxBodyBytes int64
+	// PassThrough lets a request whose body has neither client_assertion
+	// nor client_assertion_type through to the wrapped handler without
+	// authenticating it, so that a server can keep client_secret_basic,
+	// client_secret_post or public clients beside private_key_jwt. A
+	// request that carries either parameter is still verified (and a
+	// half-present pair is rejected). The wrapped handler MUST
+	// authenticate a request for which [ResultFrom] reports false. False:
+	// a request without an assertion fails with invalid_client.
+	PassThrough bool
+	// ErrorWriter writes the response to a failed request. Nil:
+	// [WriteError].
+	ErrorWriter ErrorWriter
+	// GenericDescriptions replaces the error_description of every failure
+	// with a generic sentence per error code ("client authentication
+	// failed", ...), so that a client cannot learn which check failed; the
+	// detail still reaches the Logger and the ErrorWriter (err.Reason,
+	// err.Err). False: the failed check's fixed description (always a
+	// generic sentence for server errors).
+	GenericDescriptions bool
+	// Logger records every failure: at level Error for infrastructure
+	// failures, Info otherwise, with its reason, code and error text and
+	// the client_id parameter, if any; successes are recorded at level
+	// Debug. The assertion is never logged. Nil: nothing is logged.
+	Logger *slog.Logger
+	// Realm is the realm of the WWW-Authenticate challenge sent when a
+	// client that used the Authorization header fails with invalid_client
+	// (RFC 6749 §5.2). It must not contain control characters. Empty: the
+	// verifier's issuer identifier.
+	Realm string
 }
 
 // New returns a middleware that authenticates each request to the wrapped
@@ -95,41 +70,38 @@ func WithRealm(realm string) Option {
 // wrapped handler with the body restored: r.Body reads from the start,
 // r.PostForm and r.Form are set as r.ParseForm sets them. On failure it
 // writes an RFC 6749 §5.2 error response (see [WriteError], [StatusCode])
-// and does not call the wrapped handler. If an outer handler has already
-// parsed the form (r.PostForm is set), the middleware takes the parameters
-// from r.PostForm and leaves the body, already consumed, alone.
+// and does not call the wrapped handler. Every answer, the wrapped
+// handler's included, carries Cache-Control: no-store and Pragma: no-cache
+// (RFC 6749 §5.1), which a handler may change. If an outer handler has
+// already parsed the form (r.PostForm is set), the middleware takes the
+// parameters from r.PostForm and leaves the body, already consumed, alone.
 //
 // Only POST is accepted, so a CORS middleware that answers preflight
 // OPTIONS requests must wrap this one, not the other way round.
 //
-// New returns an error if v is nil or an option is invalid; the function it
+// New returns an error if v is nil or cfg is invalid; the function it
 // returns panics if next is nil. The middleware is safe for concurrent use.
-func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, error) {
+func New(v *verify.Verifier, cfg Config) (func(http.Handler) http.Handler, error) {
 	if v == nil {
 		return nil, errors.New("middleware: nil Verifier")
 	}
-	cfg := config{maxBody: DefaultMaxBodyBytes, writeError: WriteError}
-	for _, opt := range opts {
-		if opt == nil {
-			return nil, errors.New("middleware: nil Option")
-		}
-		opt(&cfg)
+	maxBody, err := tokenedge.BodyCap("middleware", cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.maxBody <= 0 {
-		return nil, fmt.Errorf("middleware: body cap %d is not positive", cfg.maxBody)
+	cfg.MaxBodyBytes = maxBody
+	if cfg.ErrorWriter == nil {
+		cfg.ErrorWriter = WriteError
 	}
-	if cfg.writeError == nil {
-		return nil, errors.New("middleware: nil ErrorWriter")
-	}
-	realm := v.Issuer()
-	if cfg.realm != nil {
-		realm = *cfg.realm
+	realm := cfg.Realm
+	if realm == "" {
+		realm = v.Issuer()
 	}
 	if strings.ContainsFunc(realm, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return nil, errors.New("middleware: realm contains control characters")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &middleware{v: v, cfg: cfg, realm: quote(realm)}
 	return func(next http.Handler) http.Handler {
@@ -142,7 +114,7 @@ func New(v *verify.Verifier, opts ...Option) (func(http.Handler) http.Handler, e
 
 type middleware struct {
 	v     *verify.Verifier
-	cfg   config
+	cfg   Config
 	realm string // the quoted realm of WWW-Authenticate challenges
 }
 
@@ -155,7 +127,7 @@ type resultKey struct{}
 
 // ResultFrom returns the verified client authentication the middleware
 // stored in ctx, and whether there is one. It reports false in a handler
-// reached through [WithPassThrough] without an assertion.
+// reached through [Config.PassThrough] without an assertion.
 //
 // The authenticated client is res.ClientID; a handler MUST NOT take it
 // from the client_id parameter instead.
@@ -174,11 +146,11 @@ func NewContext(ctx context.Context, res *verify.Result) context.Context {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	if r.Method != http.MethodPost {
-		m.fail(w, r, newError(ErrMethod, nil), "")
+		m.fail(w, r, verify.NewError(verify.ErrMethodNotAllowed, nil), "")
 		return
 	}
-	if !formContentType(r.Header) {
-		m.fail(w, r, newError(ErrContentType, nil), "")
+	if !tokenedge.FormContentType(r.Header) {
+		m.fail(w, r, verify.NewError(verify.ErrContentType, nil), "")
 		return
 	}
 
@@ -186,48 +158,35 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// body: then its PostForm is all there is.
 	post, body, parsed := r.PostForm, []byte(nil), r.PostForm != nil
 	if !parsed {
-		var err error
-		if body, err = readBody(w, r, m.cfg.maxBody); err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
+		var e *verify.Error
+		if body, post, e = tokenedge.ReadForm(w, r, m.cfg.MaxBodyBytes); e != nil {
+			if errors.Is(e, verify.ErrBodyTooLarge) {
 				w.Header().Set("Connection", "close")
-				m.fail(w, r, newError(ErrBodyTooLarge, err), "")
-				return
 			}
-			m.fail(w, r, newError(ErrMalformedBody, err), "")
-			return
-		}
-		if post, err = url.ParseQuery(string(body)); err != nil {
-			m.fail(w, r, newError(ErrMalformedBody, err), "")
+			m.fail(w, r, e, "")
 			return
 		}
 	}
 	clientID := first(post["client_id"])
-
-	_, hasAssertion := post["client_assertion"]
-	_, hasType := post["client_assertion_type"]
-	verifying := hasAssertion || hasType || !m.cfg.passThrough
-	if r.URL.RawQuery != "" {
-		if err := checkQuery(r.URL.RawQuery, post, verifying); err != nil {
-			m.fail(w, r, err, clientID)
-			return
-		}
+	if e := tokenedge.CheckQuery(r.URL.RawQuery, post); e != nil {
+		m.fail(w, r, e, clientID)
+		return
 	}
 
 	ctx := r.Context()
-	if verifying {
-		req, err := RequestFrom(post, r.Header)
+	if tokenedge.HasAssertion(post) || !m.cfg.PassThrough {
+		req, err := verify.RequestFromForm(post, r.Header)
 		if err != nil {
-			m.fail(w, r, asError(err), clientID)
+			m.fail(w, r, tokenedge.AsError(err), clientID)
 			return
 		}
 		res, err := m.v.Verify(ctx, req)
 		if err != nil {
-			m.fail(w, r, asError(err), clientID)
+			m.fail(w, r, tokenedge.AsError(err), clientID)
 			return
 		}
-		if m.cfg.logger.Enabled(ctx, slog.LevelDebug) {
-			m.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
+		if m.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "pkjwt: client authenticated",
 				slog.String("client_id", res.ClientID), slog.String("kid", res.KeyID),
 				slog.String("alg", res.Algorithm), slog.String("jti", res.JTI),
 				slog.String("path", r.URL.Path))
@@ -237,150 +196,34 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	r = r.WithContext(ctx)
 	if !parsed {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		r.ContentLength = int64(len(body))
-		r.PostForm = post
-		r.Form = nil
-		if r.ParseForm() != nil {
-			// Only the URL query can fail here: leave Form unset so that
-			// the handler's own ParseForm reports the error, as without
-			// the middleware.
-			r.Form = nil
-		}
+		tokenedge.Restore(r, body, post)
 	}
+	tokenedge.SetNoStore(w.Header()) // RFC 6749 §5.1; the handler may change it
 	h.next.ServeHTTP(w, r)
 }
 
 // fail logs e and writes the error response.
 func (m *middleware) fail(w http.ResponseWriter, r *http.Request, e *verify.Error, clientID string) {
-	level := slog.LevelInfo
-	if e.Infrastructure() {
-		level = slog.LevelError
-	}
-	if m.cfg.logger.Enabled(r.Context(), level) {
-		attrs := []slog.Attr{
-			slog.String("reason", e.Reason),
-			slog.String("code", e.Code),
-			slog.String("error", e.Error()),
-		}
-		if clientID != "" {
-			attrs = append(attrs, slog.String("client_id", truncate(clientID)))
-		}
-		attrs = append(attrs, slog.String("path", r.URL.Path))
-		m.cfg.logger.LogAttrs(r.Context(), level, "pkjwt: client authentication failed", attrs...)
-	}
-
+	tokenedge.LogFailure(r.Context(), m.cfg.Logger, "pkjwt: client authentication failed", e, clientID,
+		slog.String("path", r.URL.Path))
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if errors.Is(e, ErrMethod) {
+	tokenedge.SetNoStore(h)
+	if errors.Is(e, verify.ErrMethodNotAllowed) {
 		h.Set("Allow", http.MethodPost)
 	}
 	if e.Code == verify.CodeInvalidClient {
-		if scheme, ok := authScheme(r.Header); ok {
+		// RFC 6749 §5.2: answer an Authorization header of the client's
+		// with a challenge of the same scheme.
+		if scheme, ok := httpauth.Scheme(r.Header); ok {
 			h.Set("WWW-Authenticate", challengeScheme(scheme)+" realm="+m.realm)
 		}
 	}
-	if m.cfg.generic || e.Infrastructure() {
+	if m.cfg.GenericDescriptions || e.Infrastructure() {
 		c := *e
 		c.Description = generic(e.Code)
 		e = &c
 	}
-	m.cfg.writeError(w, r, e)
-}
-
-// asError returns err as a *verify.Error; verify documents that its errors
-// all are.
-func asError(err error) *verify.Error {
-	var e *verify.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return verify.NewError(verify.ErrInternal, err)
-}
-
-// formContentType reports whether h has exactly one Content-Type, of media
-// type application/x-www-form-urlencoded (parameters such as charset
-// allowed).
-func formContentType(h http.Header) bool {
-	const form = "application/x-www-form-urlencoded"
-	vs := h["Content-Type"]
-	if len(vs) != 1 {
-		return false
-	}
-	if vs[0] == form {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(vs[0])
-	return err == nil && mt == form
-}
-
-// readBody reads r's body, failing with an *http.MaxBytesError beyond limit
-// bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	size := int64(512)
-	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // room to read EOF without growing
-	}
-	b := make([]byte, 0, size)
-	body := http.MaxBytesReader(w, r.Body, limit)
-	for {
-		n, err := body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
-}
-
-// checkQuery enforces RFC 6749 §2.3.1 on the URL query: no credentials in
-// it, and when verifying no client_id other than the body's, which would
-// mislead a handler that reads r.Form or r.FormValue.
-func checkQuery(rawQuery string, post url.Values, verifying bool) *verify.Error {
-	q, _ := url.ParseQuery(rawQuery) // a parse error is the handler's to see
-	for _, name := range [...]string{"client_assertion", "client_assertion_type", "client_secret"} {
-		if _, ok := q[name]; ok {
-			return newError(ErrQueryParameter, fmt.Errorf("%s in the URL query", name))
-		}
-	}
-	if qs, ok := q["client_id"]; ok && verifying {
-		ps := post["client_id"]
-		if len(qs) != 1 || len(ps) != 1 || qs[0] != ps[0] {
-			return newError(ErrQueryParameter, errors.New("client_id in the URL query is not the body's"))
-		}
-	}
-	return nil
-}
-
-// RequestFrom returns the client authentication of a request whose decoded
-// body is form and whose header is header: it is [verify.RequestFromForm],
-// which the middleware uses.
-func RequestFrom(form url.Values, header http.Header) (verify.Request, error) {
-	return verify.RequestFromForm(form, header)
-}
-
-// authScheme returns the scheme of the request's Authorization header (as
-// sent, possibly empty) and whether the request has that header.
-func authScheme(h http.Header) (string, bool) {
-	vs := h["Authorization"]
-	if len(vs) == 0 {
-		return "", false
-	}
-	scheme, _, _ := strings.Cut(strings.TrimLeft(vs[0], " \t"), " ")
-	return scheme, true
+	m.cfg.ErrorWriter(w, r, e)
 }
 
 // challengeScheme returns the scheme of the WWW-Authenticate challenge
@@ -423,18 +266,6 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// maxLogged bounds the client-supplied values that are logged.
-const maxLogged = 256
-
-// truncate returns s cut to maxLogged bytes (at a UTF-8 boundary, marked
-// with "...").
-func truncate(s string) string {
-	if len(s) <= maxLogged {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxLogged], "") + "..."
 }
 
 func first(vs []string) string {

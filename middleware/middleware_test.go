@@ -39,7 +39,7 @@ const (
 func TestSuccess(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	next := &recorder{}
-	h := newMiddleware(t, v)(next)
+	h := newMiddleware(t, v, middleware.Config{})(next)
 
 	form := assertionForm(mint(nil))
 	form.Set("client_id", "c1")
@@ -51,6 +51,9 @@ func TestSuccess(t *testing.T) {
 
 	if w.Code != http.StatusOK || w.Body.String() != "ok" {
 		t.Fatalf("got %d %q, want 200 ok", w.Code, w.Body)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Pragma") != "no-cache" {
+		t.Errorf("Cache-Control %q, Pragma %q on the handler's answer", w.Header().Get("Cache-Control"), w.Header().Get("Pragma"))
 	}
 	got := next.last
 	if !got.ok || got.result.ClientID != "c1" || got.result.KeyID != "k1" || got.result.Algorithm != "ES256" {
@@ -88,7 +91,7 @@ func TestBodyRestored(t *testing.T) {
 	for _, chunked := range []bool{false, true} {
 		var got *http.Request
 		var gotBody []byte
-		h := newMiddleware(t, v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := newMiddleware(t, v, middleware.Config{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got = r
 			gotBody, _ = io.ReadAll(r.Body)
 		}))
@@ -124,7 +127,7 @@ func TestBodyRestored(t *testing.T) {
 func TestParsedBefore(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	next := &recorder{}
-	h := newMiddleware(t, v)(next)
+	h := newMiddleware(t, v, middleware.Config{})(next)
 	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			t.Error(err)
@@ -143,7 +146,7 @@ func TestParsedBefore(t *testing.T) {
 func TestQueryParseError(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	next := &recorder{}
-	h := newMiddleware(t, v)(next)
+	h := newMiddleware(t, v, middleware.Config{})(next)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, post("/token?a=%zz", assertionForm(mint(nil)).Encode()))
 	if w.Code != http.StatusOK {
@@ -175,99 +178,99 @@ func TestReject(t *testing.T) {
 	basic := http.Header{"Authorization": {"Basic YzE6c2VjcmV0"}}
 	tests := []struct {
 		name string
-		opts []middleware.Option
+		cfg  middleware.Config
 		req  request
 		want errorResponse
 	}{
-		{"GET", nil, request{method: "GET", target: "/token"},
+		{"GET", middleware.Config{}, request{method: "GET", target: "/token"},
 			withAllow(failure(405, "invalid_request", descMethod))},
-		{"PUT with a valid form", nil, request{method: "PUT", contentType: ct, body: form(nil)},
+		{"PUT with a valid form", middleware.Config{}, request{method: "PUT", contentType: ct, body: form(nil)},
 			withAllow(failure(405, "invalid_request", descMethod))},
-		{"no content type", nil, request{body: form(nil)},
+		{"no content type", middleware.Config{}, request{body: form(nil)},
 			failure(400, "invalid_request", descContentType)},
-		{"text/plain", nil, request{contentType: "text/plain", body: form(nil)},
+		{"text/plain", middleware.Config{}, request{contentType: "text/plain", body: form(nil)},
 			failure(400, "invalid_request", descContentType)},
-		{"JSON", nil, request{contentType: "application/json", body: `{"client_assertion":"x"}`},
+		{"JSON", middleware.Config{}, request{contentType: "application/json", body: `{"client_assertion":"x"}`},
 			failure(400, "invalid_request", descContentType)},
-		{"multipart", nil, request{contentType: "multipart/form-data; boundary=x", body: form(nil)},
+		{"multipart", middleware.Config{}, request{contentType: "multipart/form-data; boundary=x", body: form(nil)},
 			failure(400, "invalid_request", descContentType)},
-		{"malformed media type", nil, request{contentType: ct + "; =", body: form(nil)},
+		{"malformed media type", middleware.Config{}, request{contentType: ct + "; =", body: form(nil)},
 			failure(400, "invalid_request", descContentType)},
-		{"two content types", nil, request{header: http.Header{"Content-Type": {ct, ct}}, body: form(nil)},
+		{"two content types", middleware.Config{}, request{header: http.Header{"Content-Type": {ct, ct}}, body: form(nil)},
 			failure(400, "invalid_request", descContentType)},
-		{"body over the default cap", nil, request{contentType: ct, body: form(func(v url.Values) { v.Set("pad", strings.Repeat("x", 64<<10)) })},
+		{"body over the default cap", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Set("pad", strings.Repeat("x", 64<<10)) })},
 			failure(413, "invalid_request", descTooLarge)},
-		{"body over the cap", []middleware.Option{middleware.WithMaxBodyBytes(100)}, request{contentType: ct, body: form(nil)},
+		{"body over the cap", middleware.Config{MaxBodyBytes: 100}, request{contentType: ct, body: form(nil)},
 			failure(413, "invalid_request", descTooLarge)},
-		{"chunked body over the cap", []middleware.Option{middleware.WithMaxBodyBytes(100)}, request{contentType: ct, body: form(nil), chunked: true},
+		{"chunked body over the cap", middleware.Config{MaxBodyBytes: 100}, request{contentType: ct, body: form(nil), chunked: true},
 			failure(413, "invalid_request", descTooLarge)},
-		{"malformed form", nil, request{contentType: ct, body: form(nil) + "&a=%zz"},
+		{"malformed form", middleware.Config{}, request{contentType: ct, body: form(nil) + "&a=%zz"},
 			failure(400, "invalid_request", descMalformed)},
-		{"semicolon in form", nil, request{contentType: ct, body: form(nil) + ";client_id=c2"},
+		{"semicolon in form", middleware.Config{}, request{contentType: ct, body: form(nil) + ";client_id=c2"},
 			failure(400, "invalid_request", descMalformed)},
-		{"repeated client_assertion", nil, request{contentType: ct, body: form(func(v url.Values) { v.Add("client_assertion", mint(nil)) })},
+		{"repeated client_assertion", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Add("client_assertion", mint(nil)) })},
 			failure(400, "invalid_request", descRepeated)},
-		{"repeated client_assertion_type", nil, request{contentType: ct, body: form(func(v url.Values) { v.Add("client_assertion_type", verify.AssertionType) })},
+		{"repeated client_assertion_type", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Add("client_assertion_type", verify.AssertionType) })},
 			failure(400, "invalid_request", descRepeated)},
-		{"repeated client_id", nil, request{contentType: ct, body: form(func(v url.Values) { v["client_id"] = []string{"c1", "c1"} })},
+		{"repeated client_id", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v["client_id"] = []string{"c1", "c1"} })},
 			failure(400, "invalid_request", descRepeated)},
-		{"Authorization Basic and assertion", nil, request{contentType: ct, header: basic, body: form(nil)},
+		{"Authorization Basic and assertion", middleware.Config{}, request{contentType: ct, header: basic, body: form(nil)},
 			failure(400, "invalid_request", descMultiple)},
-		{"Authorization Bearer and assertion", nil, request{contentType: ct, header: http.Header{"Authorization": {"Bearer abc"}}, body: form(nil)},
+		{"Authorization Bearer and assertion", middleware.Config{}, request{contentType: ct, header: http.Header{"Authorization": {"Bearer abc"}}, body: form(nil)},
 			failure(400, "invalid_request", descMultiple)},
-		{"empty Authorization and assertion", nil, request{contentType: ct, header: http.Header{"Authorization": {""}}, body: form(nil)},
+		{"empty Authorization and assertion", middleware.Config{}, request{contentType: ct, header: http.Header{"Authorization": {""}}, body: form(nil)},
 			failure(400, "invalid_request", descMultiple)},
-		{"client_secret and assertion", nil, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_secret", "s") })},
+		{"client_secret and assertion", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_secret", "s") })},
 			failure(400, "invalid_request", descMultiple)},
-		{"no assertion", nil, request{contentType: ct, body: "grant_type=client_credentials"},
+		{"no assertion", middleware.Config{}, request{contentType: ct, body: "grant_type=client_credentials"},
 			failure(401, "invalid_client", descNoCreds)},
-		{"empty body", nil, request{contentType: ct},
+		{"empty body", middleware.Config{}, request{contentType: ct},
 			failure(401, "invalid_client", descNoCreds)},
-		{"Authorization Basic only", nil, request{contentType: ct, header: basic, body: "grant_type=client_credentials"},
+		{"Authorization Basic only", middleware.Config{}, request{contentType: ct, header: basic, body: "grant_type=client_credentials"},
 			withChallenge(failure(401, "invalid_client", descNoCreds), `Basic realm="https://as.example.com"`)},
-		{"Authorization basic (lower case) only", nil, request{contentType: ct, header: http.Header{"Authorization": {"basic YzE6c2VjcmV0"}}, body: "grant_type=client_credentials"},
+		{"Authorization basic (lower case) only", middleware.Config{}, request{contentType: ct, header: http.Header{"Authorization": {"basic YzE6c2VjcmV0"}}, body: "grant_type=client_credentials"},
 			withChallenge(failure(401, "invalid_client", descNoCreds), `Basic realm="https://as.example.com"`)},
-		{"Authorization Bearer only", nil, request{contentType: ct, header: http.Header{"Authorization": {"Bearer abc"}}, body: "grant_type=client_credentials"},
+		{"Authorization Bearer only", middleware.Config{}, request{contentType: ct, header: http.Header{"Authorization": {"Bearer abc"}}, body: "grant_type=client_credentials"},
 			withChallenge(failure(401, "invalid_client", descNoCreds), `Bearer realm="https://as.example.com"`)},
-		{"Authorization of a bad scheme only", nil, request{contentType: ct, header: http.Header{"Authorization": {"a\"b c"}}, body: "grant_type=client_credentials"},
+		{"Authorization of a bad scheme only", middleware.Config{}, request{contentType: ct, header: http.Header{"Authorization": {"a\"b c"}}, body: "grant_type=client_credentials"},
 			withChallenge(failure(401, "invalid_client", descNoCreds), `Basic realm="https://as.example.com"`)},
-		{"realm quoted", []middleware.Option{middleware.WithRealm(`my "realm" \`)}, request{contentType: ct, header: basic, body: "grant_type=client_credentials"},
+		{"realm quoted", middleware.Config{Realm: `my "realm" \`}, request{contentType: ct, header: basic, body: "grant_type=client_credentials"},
 			withChallenge(failure(401, "invalid_client", descNoCreds), `Basic realm="my \"realm\" \\"`)},
-		{"client_secret only", nil, request{contentType: ct, body: "grant_type=client_credentials&client_id=c1&client_secret=s"},
+		{"client_secret only", middleware.Config{}, request{contentType: ct, body: "grant_type=client_credentials&client_id=c1&client_secret=s"},
 			failure(401, "invalid_client", descNoCreds)},
-		{"client_assertion_type only", nil, request{contentType: ct, body: form(func(v url.Values) { v.Del("client_assertion") })},
+		{"client_assertion_type only", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Del("client_assertion") })},
 			failure(400, "invalid_request", descMissing)},
-		{"client_assertion only", nil, request{contentType: ct, body: form(func(v url.Values) { v.Del("client_assertion_type") })},
+		{"client_assertion only", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Del("client_assertion_type") })},
 			failure(400, "invalid_request", descMissing)},
-		{"wrong client_assertion_type", nil, request{contentType: ct, body: form(func(v url.Values) {
+		{"wrong client_assertion_type", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) {
 			v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
 		})},
 			failure(401, "invalid_client", "unsupported client_assertion_type")},
-		{"not a JWT", nil, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_assertion", "not-a-jwt") })},
+		{"not a JWT", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_assertion", "not-a-jwt") })},
 			failure(401, "invalid_client", "client assertion is not a well-formed JWT")},
-		{"signed with another key", nil, request{contentType: ct, body: form(func(v url.Values) {
+		{"signed with another key", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) {
 			v.Set("client_assertion", testkeys.Sign("ES256", testkeys.Signer(testkeys.P256Alt), map[string]any{"kid": "k1"}, testkeys.Claims("c1", issuer, now())))
 		})}, failure(401, "invalid_client", "client assertion signature is invalid")},
-		{"expired", nil, request{contentType: ct, body: form(func(v url.Values) {
+		{"expired", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) {
 			v.Set("client_assertion", mint(func(_, c map[string]any) { c["exp"] = now().Add(-time.Minute).Unix() }))
 		})}, failure(401, "invalid_client", "client assertion has expired")},
-		{"token endpoint as aud", nil, request{contentType: ct, body: form(func(v url.Values) {
+		{"token endpoint as aud", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) {
 			v.Set("client_assertion", mint(func(_, c map[string]any) { c["aud"] = issuer + "/token" }))
 		})}, failure(401, "invalid_client", "client assertion aud is not this server")},
-		{"unknown client", nil, request{contentType: ct, body: form(func(v url.Values) {
+		{"unknown client", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) {
 			v.Set("client_assertion", mint(func(_, c map[string]any) { c["iss"], c["sub"] = "c9", "c9" }))
 		})}, failure(401, "invalid_client", "unknown client")},
-		{"client_id of another client", nil, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_id", "c2") })},
+		{"client_id of another client", middleware.Config{}, request{contentType: ct, body: form(func(v url.Values) { v.Set("client_id", "c2") })},
 			failure(401, "invalid_client", "client_id does not match the assertion")},
-		{"client_assertion in the query only", nil, request{target: "/token?" + form(nil), contentType: ct, body: "grant_type=client_credentials"},
+		{"client_assertion in the query only", middleware.Config{}, request{target: "/token?" + form(nil), contentType: ct, body: "grant_type=client_credentials"},
 			failure(400, "invalid_request", descQuery)},
-		{"client_assertion_type in the query", nil, request{target: "/token?client_assertion_type=x", contentType: ct, body: form(nil)},
+		{"client_assertion_type in the query", middleware.Config{}, request{target: "/token?client_assertion_type=x", contentType: ct, body: form(nil)},
 			failure(400, "invalid_request", descQuery)},
-		{"client_secret in the query", nil, request{target: "/token?client_secret=s", contentType: ct, body: form(nil)},
+		{"client_secret in the query", middleware.Config{}, request{target: "/token?client_secret=s", contentType: ct, body: form(nil)},
 			failure(400, "invalid_request", descQuery)},
-		{"client_id in the query only", nil, request{target: "/token?client_id=c2", contentType: ct, body: form(nil)},
+		{"client_id in the query only", middleware.Config{}, request{target: "/token?client_id=c2", contentType: ct, body: form(nil)},
 			failure(400, "invalid_request", descQuery)},
-		{"client_id in the query differs", nil, request{target: "/token?client_id=c2", contentType: ct, body: form(func(v url.Values) { v.Set("client_id", "c1") })},
+		{"client_id in the query differs", middleware.Config{}, request{target: "/token?client_id=c2", contentType: ct, body: form(func(v url.Values) { v.Set("client_id", "c1") })},
 			failure(400, "invalid_request", descQuery)},
 	}
 	for _, tt := range tests {
@@ -292,7 +295,7 @@ func TestReject(t *testing.T) {
 			}
 			next := &recorder{}
 			w := httptest.NewRecorder()
-			newMiddleware(t, v, tt.opts...)(next).ServeHTTP(w, r)
+			newMiddleware(t, v, tt.cfg)(next).ServeHTTP(w, r)
 			if next.calls() != 0 {
 				t.Error("wrapped handler called")
 			}
@@ -319,7 +322,7 @@ func withChallenge(e errorResponse, challenge string) errorResponse {
 func TestBodyTooLargeServer(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	next := &recorder{}
-	srv := httptest.NewServer(newMiddleware(t, v, middleware.WithMaxBodyBytes(1024))(next))
+	srv := httptest.NewServer(newMiddleware(t, v, middleware.Config{MaxBodyBytes: 1024})(next))
 	t.Cleanup(srv.Close)
 	body := assertionForm(mint(nil))
 	body.Set("pad", strings.Repeat("x", 4096))
@@ -340,6 +343,23 @@ func TestBodyTooLargeServer(t *testing.T) {
 	}
 	if next.calls() != 0 {
 		t.Error("wrapped handler called")
+	}
+
+	// A cap of zero is the default, 64 KiB.
+	h := newMiddleware(t, v, middleware.Config{MaxBodyBytes: 0})(next)
+	for _, tt := range []struct {
+		size int
+		want int
+	}{{middleware.DefaultMaxBodyBytes, http.StatusOK}, {middleware.DefaultMaxBodyBytes + 1, http.StatusRequestEntityTooLarge}} {
+		form := assertionForm(mint(nil))
+		form.Set("pad", "")
+		enc := form.Encode()
+		enc += strings.Repeat("x", tt.size-len(enc))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, post("/token", enc))
+		if w.Code != tt.want {
+			t.Errorf("zero cap, %d-byte body: %d, want %d", tt.size, w.Code, tt.want)
+		}
 	}
 }
 
@@ -378,7 +398,7 @@ func TestPassThrough(t *testing.T) {
 		{name: "client_secret in the query", target: "/token?client_secret=s", body: "grant_type=client_credentials",
 			want: failure(400, "invalid_request", descQuery)},
 	}
-	h := newMiddleware(t, v, middleware.WithPassThrough())
+	h := newMiddleware(t, v, middleware.Config{PassThrough: true})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			target := tt.target
@@ -440,7 +460,7 @@ func TestInfrastructureFailure(t *testing.T) {
 			v := newVerifier(t, tt.clients, tt.store)
 			var logs bytes.Buffer
 			next := &recorder{}
-			h := newMiddleware(t, v, middleware.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))(next)
+			h := newMiddleware(t, v, middleware.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})(next)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, post("/token", assertionForm(mint(nil)).Encode()))
 			raw := w.Body.String()
@@ -465,7 +485,7 @@ func TestInfrastructureFailure(t *testing.T) {
 
 func TestGenericDescriptions(t *testing.T) {
 	v := newVerifier(t, nil, nil)
-	h := newMiddleware(t, v, middleware.WithGenericDescriptions())(&recorder{})
+	h := newMiddleware(t, v, middleware.Config{GenericDescriptions: true})(&recorder{})
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -493,10 +513,10 @@ func TestErrorWriter(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	var got *verify.Error
 	var headers http.Header
-	h := newMiddleware(t, v, middleware.WithErrorWriter(func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
+	h := newMiddleware(t, v, middleware.Config{ErrorWriter: func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
 		got, headers = err, w.Header().Clone()
 		w.WriteHeader(http.StatusTeapot)
-	}))(&recorder{})
+	}})(&recorder{})
 
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, post("/token", assertionForm(mint(func(_, c map[string]any) { c["aud"] = "https://other.example" })).Encode()))
@@ -512,7 +532,7 @@ func TestErrorWriter(t *testing.T) {
 
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("DELETE", "/token", nil))
-	if !errors.Is(got, middleware.ErrMethod) || got.Code != "invalid_request" || headers.Get("Allow") != "POST" {
+	if !errors.Is(got, verify.ErrMethodNotAllowed) || got.Code != "invalid_request" || headers.Get("Allow") != "POST" {
 		t.Errorf("writer got %v, Allow %q; want ErrMethod and Allow: POST", got, headers.Get("Allow"))
 	}
 
@@ -520,7 +540,7 @@ func TestErrorWriter(t *testing.T) {
 	r := post("/token", "pad="+strings.Repeat("x", 1<<20))
 	h.ServeHTTP(w, r)
 	var tooLarge *http.MaxBytesError
-	if !errors.Is(got, middleware.ErrBodyTooLarge) || !errors.As(got, &tooLarge) || middleware.StatusCode(got) != 413 {
+	if !errors.Is(got, verify.ErrBodyTooLarge) || !errors.As(got, &tooLarge) || middleware.StatusCode(got) != 413 {
 		t.Errorf("writer got %v, want ErrBodyTooLarge wrapping *http.MaxBytesError", got)
 	}
 }
@@ -530,13 +550,13 @@ func TestStatusCode(t *testing.T) {
 		err  *verify.Error
 		want int
 	}{
-		{&verify.Error{Code: verify.CodeInvalidClient}, 401},
-		{&verify.Error{Code: verify.CodeInvalidRequest}, 400},
-		{&verify.Error{Code: verify.CodeServerError}, 503},
-		{&verify.Error{Code: "unknown"}, 400},
-		{&verify.Error{Code: verify.CodeInvalidRequest, Err: middleware.ErrMethod}, 405},
-		{&verify.Error{Code: verify.CodeInvalidRequest, Err: middleware.ErrBodyTooLarge}, 413},
-		{&verify.Error{Code: verify.CodeInvalidRequest, Err: middleware.ErrContentType}, 400},
+		{verify.NewError(verify.ErrExpired, nil), 401},
+		{verify.NewError(verify.ErrRepeatedParameter, nil), 400},
+		{verify.NewError(verify.ErrReplayUnavailable, errors.New("down")), 503},
+		{verify.NewError(verify.ErrInternal, nil), 503},
+		{verify.NewError(verify.ErrMethodNotAllowed, nil), 405},
+		{verify.NewError(verify.ErrBodyTooLarge, nil), 413},
+		{verify.NewError(verify.ErrContentType, nil), 400},
 	}
 	for _, tt := range tests {
 		if got := middleware.StatusCode(tt.err); got != tt.want {
@@ -549,9 +569,7 @@ func TestStatusCode(t *testing.T) {
 // description even when called directly.
 func TestWriteError(t *testing.T) {
 	w := httptest.NewRecorder()
-	middleware.WriteError(w, httptest.NewRequest("POST", "/", nil), &verify.Error{
-		Code: verify.CodeServerError, Description: "replay store unavailable", Err: errors.New("redis down"),
-	})
+	middleware.WriteError(w, httptest.NewRequest("POST", "/", nil), verify.NewError(verify.ErrReplayUnavailable, errors.New("redis down")))
 	if diff := cmp.Diff(failure(503, "server_error", descServer), readError(t, w)); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
 	}
@@ -560,7 +578,7 @@ func TestWriteError(t *testing.T) {
 func TestLogger(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	var logs bytes.Buffer
-	h := newMiddleware(t, v, middleware.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))(&recorder{})
+	h := newMiddleware(t, v, middleware.Config{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})(&recorder{})
 
 	good := mint(nil)
 	bad := testkeys.Sign("ES256", testkeys.Signer(testkeys.P256Alt), map[string]any{"kid": "k1"}, testkeys.Claims("c1", issuer, now()))
@@ -598,23 +616,20 @@ func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string
 		v       *verify.Verifier
-		opts    []middleware.Option
+		cfg     middleware.Config
 		wantErr bool
 	}{
-		{"defaults", v, nil, false},
-		{"all options", v, []middleware.Option{
-			middleware.WithMaxBodyBytes(1), middleware.WithPassThrough(), middleware.WithErrorWriter(middleware.WriteError),
-			middleware.WithGenericDescriptions(), middleware.WithLogger(nil), middleware.WithRealm(""),
+		{"defaults", v, middleware.Config{}, false},
+		{"every field", v, middleware.Config{
+			MaxBodyBytes: 1, PassThrough: true, ErrorWriter: middleware.WriteError,
+			GenericDescriptions: true, Logger: slog.New(slog.DiscardHandler), Realm: "r",
 		}, false},
-		{"nil verifier", nil, nil, true},
-		{"nil option", v, []middleware.Option{nil}, true},
-		{"zero body cap", v, []middleware.Option{middleware.WithMaxBodyBytes(0)}, true},
-		{"negative body cap", v, []middleware.Option{middleware.WithMaxBodyBytes(-1)}, true},
-		{"nil error writer", v, []middleware.Option{middleware.WithErrorWriter(nil)}, true},
-		{"realm with CRLF", v, []middleware.Option{middleware.WithRealm("a\r\nSet-Cookie: x")}, true},
+		{"nil verifier", nil, middleware.Config{}, true},
+		{"negative body cap", v, middleware.Config{MaxBodyBytes: -1}, true},
+		{"realm with CRLF", v, middleware.Config{Realm: "a\r\nSet-Cookie: x"}, true},
 	}
 	for _, tt := range tests {
-		mw, err := middleware.New(tt.v, tt.opts...)
+		mw, err := middleware.New(tt.v, tt.cfg)
 		if (err != nil) != tt.wantErr || (err == nil) == (mw == nil) {
 			t.Errorf("%s: New = %v, %v; want error %v", tt.name, mw != nil, err, tt.wantErr)
 		}
@@ -622,7 +637,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNilHandler(t *testing.T) {
-	mw := newMiddleware(t, newVerifier(t, nil, nil))
+	mw := newMiddleware(t, newVerifier(t, nil, nil), middleware.Config{})
 	defer func() {
 		if recover() == nil {
 			t.Error("wrapping a nil handler did not panic")
@@ -649,7 +664,7 @@ func TestResultFrom(t *testing.T) {
 func TestConcurrentReplay(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	next := &recorder{}
-	h := newMiddleware(t, v)(next)
+	h := newMiddleware(t, v, middleware.Config{})(next)
 	body := assertionForm(mint(nil)).Encode()
 
 	const n = 64
@@ -691,7 +706,7 @@ func TestConcurrentReplay(t *testing.T) {
 func TestSharedVerifier(t *testing.T) {
 	v := newVerifier(t, nil, nil)
 	var logs bytes.Buffer
-	auth := newMiddleware(t, v, middleware.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	auth := newMiddleware(t, v, middleware.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	token, introspection := &recorder{}, &recorder{}
 	mux := http.NewServeMux()
 	mux.Handle("/token", auth(token))
@@ -739,10 +754,10 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connectio
 // the cause for operators only.
 func TestBodyReadError(t *testing.T) {
 	var got *verify.Error
-	h := newMiddleware(t, newVerifier(t, nil, nil), middleware.WithErrorWriter(func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
+	h := newMiddleware(t, newVerifier(t, nil, nil), middleware.Config{ErrorWriter: func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
 		got = err
 		middleware.WriteError(w, r, err)
-	}))(&recorder{})
+	}})(&recorder{})
 	r := post("/token", "")
 	r.Body, r.ContentLength = io.NopCloser(failingReader{}), -1
 	w := httptest.NewRecorder()
@@ -750,22 +765,7 @@ func TestBodyReadError(t *testing.T) {
 	if diff := cmp.Diff(failure(400, "invalid_request", descMalformed), readError(t, w)); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
 	}
-	if !errors.Is(got, middleware.ErrMalformedBody) || got.Error() != "verify: the request body is not a valid form: connection reset by peer" {
+	if !errors.Is(got, verify.ErrMalformedBody) || got.Error() != "verify: the request body is not a valid form: connection reset by peer" {
 		t.Errorf("writer got %q", got)
-	}
-}
-
-// TestErrorText: the sentinels' text is stable API.
-func TestErrorText(t *testing.T) {
-	for err, want := range map[error]string{
-		middleware.ErrMethod:         "verify: the request method must be POST",
-		middleware.ErrContentType:    "verify: the request body must be application/x-www-form-urlencoded",
-		middleware.ErrBodyTooLarge:   "verify: the request body is too large",
-		middleware.ErrMalformedBody:  "verify: the request body is not a valid form",
-		middleware.ErrQueryParameter: "verify: client authentication parameters must be sent in the request body",
-	} {
-		if got := err.Error(); got != want {
-			t.Errorf("got %q, want %q", got, want)
-		}
 	}
 }

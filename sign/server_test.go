@@ -41,7 +41,7 @@ func newTokenServer(t testing.TB, clientID string, keys ...verify.Key) *tokenSer
 	t.Cleanup(ts.Close)
 	ts.issuer, ts.tokenURL = ts.URL, ts.URL+"/token"
 	v := newVerifier(t, ts.issuer, clientID, verify.Config{}, keys...)
-	auth, err := middleware.New(v)
+	auth, err := middleware.New(v, middleware.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -295,19 +295,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// middlewareOptions returns the options of the authentication middleware:
-// logger, and an error writer that notes the refusal for the access log.
-func (o *observer) middlewareOptions(logger *slog.Logger) []middleware.Option {
-	opts := []middleware.Option{middleware.WithLogger(logger)}
+// middlewareConfig returns the configuration of the authentication
+// middleware: logger, and an error writer that notes the refusal for the
+// access log.
+func (o *observer) middlewareConfig(logger *slog.Logger) middleware.Config {
+	cfg := middleware.Config{Logger: logger}
 	if o != nil && o.accessLog != nil {
-		opts = append(opts, middleware.WithErrorWriter(func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
+		cfg.ErrorWriter = func(w http.ResponseWriter, r *http.Request, err *verify.Error) {
 			if rec, ok := r.Context().Value(accessKey{}).(*accessRecord); ok {
 				rec.reason, rec.code = err.Reason, err.Code
 			}
 			middleware.WriteError(w, r, err)
-		}))
+		}
 	}
-	return opts
+	return cfg
 }
 
 // wrap returns h with access logging, if configured: one record per

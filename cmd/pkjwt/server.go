@@ -85,7 +85,7 @@ func newServer(ctx context.Context, cfg *serverConfig, logger *slog.Logger) (s *
 	s.closers = append(s.closers, closeKeys)
 	s.verifier = v
 
-	auth, err := middleware.New(v, s.obs.middlewareOptions(logger)...)
+	auth, err := middleware.New(v, s.obs.middlewareConfig(logger))
 	if err != nil {
 		return s, err
 	}
@@ -330,7 +330,7 @@ type tokenResponse struct {
 // client_credentials grant (RFC 6749 §4.4).
 func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	res, ok := middleware.ResultFrom(r.Context())
-	if !ok { // cannot happen without WithPassThrough
+	if !ok { // cannot happen without Config.PassThrough
 		writeOAuthError(w, http.StatusUnauthorized, verify.CodeInvalidClient, "client authentication required")
 		return
 	}

@@ -51,21 +51,32 @@
 // Authenticator.Provider wraps the fosite.OAuth2Provider and replaces
 // NewIntrospectionRequest (and WriteIntrospectionError, so that a failed
 // authentication is answered with an RFC 6749 §5.2 error and not with
-// {"active": false}). Authenticator.Install does both:
+// {"active": false}). The same wrapper caps every request body at
+// Config.MaxBodyBytes (fosite itself parses up to net/http's 10 MB), refuses
+// a token request with a repeated parameter (invalid_request, RFC 6749 §3.2)
+// or a grant_type no handler serves (unsupported_grant_type), and answers a
+// failed authentication at revocation with its RFC 6749 error (fosite's own
+// writer turns server_error into 200 OK). Authenticator.Install does both,
+// and takes the function that composes the provider, so that the unwrapped
+// provider, whose introspection has no private_key_jwt, never reaches the
+// server:
 //
-//	provider := compose.ComposeAllEnabled(config, store, signingKey)
-//	auth, err := pkjwtfosite.New(issuer, store, replayStore, nil)
+//	auth, err := pkjwtfosite.New(issuer, store, replayStore, pkjwtfosite.Config{})
 //	if err != nil {
 //		return err
 //	}
 //	defer auth.Close()
-//	provider, err = auth.Install(config, provider)
+//	provider, err := auth.Install(config, func(c *fosite.Config) fosite.OAuth2Provider {
+//		return compose.ComposeAllEnabled(c, store, signingKey)
+//	})
 //	if err != nil {
 //		return err
 //	}
 //
-// A server with its own fosite.Configurator returns Authenticator.Strategy
-// from GetClientAuthenticationStrategy and uses Authenticator.Provider.
+// A server with its own fosite.Configurator (Ory Hydra's fositex.Config is
+// one) returns Authenticator.Strategy from GetClientAuthenticationStrategy
+// and serves every endpoint with the provider Authenticator.Provider returns
+// (Example_hydraStyle).
 //
 // # Clients
 //
@@ -73,10 +84,24 @@
 // client authenticates with private_key_jwt only if it implements
 // fosite.OpenIDConnectClient and its GetTokenEndpointAuthMethod is
 // "private_key_jwt". Its keys are GetJSONWebKeys if set, otherwise the JWK Set
-// at GetJSONWebKeysURI. GetTokenEndpointAuthSigningAlgorithm, if not empty, is
-// the only alg accepted; note that fosite.DefaultOpenIDConnectClient reports
-// "RS256" when its TokenEndpointAuthSigningAlgorithm is empty, so an EdDSA or
-// ES256 client must register its alg.
+// at GetJSONWebKeysURI, fetched by a jwksfetch.Registry that Config.Registry
+// lets the server share. Its registered token_endpoint_auth_signing_alg, if
+// any, is the only alg accepted; without one, any alg of the verifier's
+// list. fosite.DefaultOpenIDConnectClient (and Hydra's client.Client) report
+// "RS256" when nothing is registered, which would pin every such client to
+// RS256: Config.SigningAlg reads the registration's own field instead (by
+// default, fosite.DefaultOpenIDConnectClient's). Authenticator.CheckClient
+// refuses, when the server starts or a client registers, a registration that
+// pkjwt cannot use (unusable jwks, bad jwks_uri, an alg off the list).
+//
+// # Metadata
+//
+// fosite serves no discovery document. Authenticator.Metadata returns the
+// client authentication members of one, for both OpenID Connect Discovery
+// and RFC 8414: the methods of the token, revocation and pushed authorization
+// endpoints (private_key_jwt and the fallback's, Config.FallbackAuthMethods),
+// of the introspection endpoint (private_key_jwt and client_secret_basic) and
+// the verifier's signing algs.
 //
 // # Errors
 //
@@ -85,15 +110,22 @@
 // ErrInvalidRequest (400) for a malformed request, ErrServerError (500) when
 // the client registry, a key source or the replay store could not answer.
 // Their hint is the fixed description of the failed check
-// (verify.Error.Description); they wrap the *verify.Error, for errors.As, and
-// never carry it as fosite debug text.
+// (verify.Error.Description), one generic sentence for server errors; they
+// wrap the *verify.Error, for errors.As, and never carry it as fosite debug
+// text. fosite's own request_unauthorized at introspection (no or bad
+// caller credentials) becomes invalid_client. Config.Logger records each
+// failure once; fosite logs none.
 //
 // # What fosite still does
 //
-// fosite still parses the request (ParseMultipartForm with its 1 MiB cap),
-// decides which endpoints authenticate clients, checks grant types, scopes and
-// audiences of the authenticated client, and authenticates every client that
-// does not send an assertion. The RFC 7523 authorization grant
+// Checked with fosite v0.49.0. fosite still parses the request (within the
+// wrapper's cap), decides which endpoints authenticate clients and which
+// grants exist, checks grant types, scopes and audiences of the
+// authenticated client, issues and introspects tokens, sets the no-store
+// headers of its answers, and authenticates every client that does not
+// send an assertion. The server still owns its storage, its Configurator,
+// TLS, its discovery document (with Metadata's fields) and the rest of its
+// HTTP routing. The RFC 7523 authorization grant
 // (grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, handler/rfc7523) is
 // not client authentication and stays fosite's. client_secret_jwt cannot be
 // offered, because fosite stores client secrets hashed. At the pushed

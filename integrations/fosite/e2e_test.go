@@ -145,11 +145,11 @@ func TestConcurrentReplay(t *testing.T) {
 // token endpoint URL only).
 func TestAudience(t *testing.T) {
 	def := newFixture(t, fixtureOptions{})
-	legacy := newFixture(t, fixtureOptions{cfg: &pkjwtfosite.Config{Verify: &verify.Config{Audience: verify.AudienceLegacy}}})
+	legacy := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Verify: verify.Config{Audience: verify.AudienceLegacy}}})
 	// Legacy with the token endpoint: the URL is known only now.
 	legacyURL := newFixture(t, fixtureOptions{})
 	legacyAuth, err := pkjwtfosite.New(legacyURL.issuer, legacyURL.store, mustMemory(t),
-		&pkjwtfosite.Config{Verify: &verify.Config{Audience: verify.AudienceLegacy, Endpoints: []string{legacyURL.tokenURL}}})
+		pkjwtfosite.Config{Verify: verify.Config{Audience: verify.AudienceLegacy, Endpoints: []string{legacyURL.tokenURL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestRejections(t *testing.T) {
 			return with(grant(), f.assertion(rsaClient, signer{testkeys.RSA2048Alt, "RS256", "rsa1"}, nil))
 		}, "", "", invalidClient, "client assertion signature is invalid"},
 		{"alg not the client's registered alg", func() url.Values {
-			return with(grant(), f.assertion(rsaClient, ecSigner, nil)) // fosite's default client alg is RS256
+			return with(grant(), f.assertion(edClient, rsaSigner, nil)) // registered EdDSA
 		}, "", "", invalidClient, "client assertion alg is not allowed"},
 		{"client registered for client_secret_basic", func() url.Values {
 			return with(grant(), f.assertion(basicClient, rsaSigner, nil))
@@ -254,7 +254,7 @@ func TestRejections(t *testing.T) {
 			form := with(grant(), f.assertion(rsaClient, rsaSigner, nil))
 			form.Add("client_assertion", f.assertion(rsaClient, rsaSigner, nil))
 			return form
-		}, "", "", invalidReq, "client authentication parameter repeated"},
+		}, "", "", invalidReq, "a request parameter was sent more than once"},
 		{"assertion and HTTP Basic", func() url.Values {
 			return with(grant(), f.assertion(rsaClient, rsaSigner, nil))
 		}, "", basicClient, invalidReq, "more than one client authentication method"},
@@ -315,6 +315,11 @@ func TestInfrastructureFailures(t *testing.T) {
 			status, body = postForm(f.introspectURL, with(url.Values{"token": {"x"}}, f.assertion(tt.client, tt.s, nil)), "", "")
 			if got := outcomeOf(status, body); got != serverError {
 				t.Errorf("introspect: %v %v", got, body)
+			}
+			// fosite's own revocation writer answers 200 OK here.
+			status, body = postForm(f.revokeURL, with(url.Values{"token": {"x"}}, f.assertion(tt.client, tt.s, nil)), "", "")
+			if got := outcomeOf(status, body); got != serverError {
+				t.Errorf("revoke: %v %v", got, body)
 			}
 		})
 	}
@@ -415,12 +420,12 @@ func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string
 		clients fosite.ClientManager
-		cfg     *pkjwtfosite.Config
+		cfg     pkjwtfosite.Config
 	}{
-		{"nil clients", nil, nil},
-		{"client_secret_jwt", store, &pkjwtfosite.Config{Verify: &verify.Config{AllowClientSecretJWT: true}}},
-		{"invalid verify config", store, &pkjwtfosite.Config{Verify: &verify.Config{MaxLifetime: -1}}},
-		{"invalid registry config", store, &pkjwtfosite.Config{Registry: jwksfetch.RegistryConfig{MaxSources: -1}}},
+		{"nil clients", nil, pkjwtfosite.Config{}},
+		{"client_secret_jwt", store, pkjwtfosite.Config{Verify: verify.Config{AllowClientSecretJWT: true}}},
+		{"invalid verify config", store, pkjwtfosite.Config{Verify: verify.Config{MaxLifetime: -1}}},
+		{"negative body cap", store, pkjwtfosite.Config{MaxBodyBytes: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -430,28 +435,42 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
-	if _, err := pkjwtfosite.New("", store, mustMemory(t), nil); err == nil {
+	if _, err := pkjwtfosite.New("", store, mustMemory(t), pkjwtfosite.Config{}); err == nil {
 		t.Error("New without issuer succeeded")
 	}
 }
 
 func TestInstall(t *testing.T) {
-	auth, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), nil)
+	auth, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), pkjwtfosite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer auth.Close()
 	config := &fosite.Config{GlobalSecret: []byte("a-32-byte-secret-for-hmac-tokens")}
-	provider := compose.ComposeAllEnabled(config, storage.NewMemoryStore(), testkeys.Signer(testkeys.RSA2048))
+	composed := compose.ComposeAllEnabled(config, storage.NewMemoryStore(), testkeys.Signer(testkeys.RSA2048))
+	composeFn := func(*fosite.Config) fosite.OAuth2Provider { return composed }
+	wrapped := func(*fosite.Config) fosite.OAuth2Provider { return struct{ fosite.OAuth2Provider }{composed} }
 
-	if _, err := auth.Install(nil, provider); err == nil {
+	if _, err := auth.Install(nil, composeFn); err == nil {
 		t.Error("Install(nil config) succeeded")
 	}
 	if _, err := auth.Install(config, nil); err == nil {
-		t.Error("Install(nil provider) succeeded")
+		t.Error("Install(nil compose) succeeded")
 	}
-	if _, err := auth.Install(config, struct{ fosite.OAuth2Provider }{provider}); err == nil {
+	if _, err := auth.Install(config, func(*fosite.Config) fosite.OAuth2Provider { return nil }); err == nil {
+		t.Error("Install of a nil provider succeeded")
+	}
+	if _, err := auth.Install(config, wrapped); err == nil {
 		t.Error("Install of a provider that is not a *fosite.Fosite, without a strategy, succeeded")
+	}
+	other := func(*fosite.Config) fosite.OAuth2Provider {
+		return compose.ComposeAllEnabled(&fosite.Config{GlobalSecret: []byte("a-32-byte-secret-for-hmac-tokens")}, storage.NewMemoryStore(), testkeys.Signer(testkeys.RSA2048))
+	}
+	if _, err := auth.Install(config, other); err == nil {
+		t.Error("Install of a provider composed from another config succeeded")
+	}
+	if config.ClientAuthenticationStrategy != nil {
+		t.Error("a failed Install changed the config")
 	}
 
 	// An existing strategy becomes the fallback.
@@ -460,7 +479,7 @@ func TestInstall(t *testing.T) {
 		called = true
 		return nil, fosite.ErrInvalidClient
 	}
-	if _, err := auth.Install(config, struct{ fosite.OAuth2Provider }{provider}); err != nil {
+	if _, err := auth.Install(config, wrapped); err != nil {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodPost, "/token", nil)
@@ -469,20 +488,37 @@ func TestInstall(t *testing.T) {
 	}
 }
 
+// TestClose: an Authenticator closes the Registry it built, not one it was
+// given, which stays usable by everyone who shares it.
 func TestClose(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	f.token(t, f.assertion(rsaClient, rsaSigner, nil))
+	own, err := pkjwtfosite.New("https://as.example", storage.NewMemoryStore(), mustMemory(t), pkjwtfosite.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	registry, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer registry.Close()
+	f := newFixture(t, fixtureOptions{cfg: pkjwtfosite.Config{Registry: registry}})
+	f.token(t, f.assertion(edClient, edSigner, nil))
 	if err := f.auth.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.auth.Close(); err != nil {
-		t.Fatal(err)
-	}
+	f.token(t, f.assertion(edClient, edSigner, nil)) // the shared registry still serves
+	registry.Close()
 	// Inline keys still verify; a jwks_uri cannot be fetched any more.
 	f.token(t, f.assertion(rsaClient, rsaSigner, nil))
 	status, body := postForm(f.tokenURL, with(grant(), f.assertion(edClient, edSigner, nil)), "", "")
 	if got := outcomeOf(status, body); got != serverError {
-		t.Errorf("jwks_uri client after Close: %v %v", got, body)
+		t.Errorf("jwks_uri client after the registry's Close: %v %v", got, body)
 	}
 }
 
@@ -505,6 +541,9 @@ func TestFositeAlone(t *testing.T) {
 	}
 	if tokenStatus(f.assertion(edClient, edSigner, toTokenURL)) == http.StatusOK {
 		t.Error("fosite now accepts EdDSA")
+	}
+	if tokenStatus(f.assertion(rsaClient, ecSigner, toTokenURL)) == http.StatusOK {
+		t.Error("fosite now accepts ES256 from a client that registered no alg (it pins such clients to RS256)")
 	}
 	if tokenStatus(f.assertion(rsaClient, rsaSigner, func(c map[string]any) {
 		c["aud"] = f.tokenURL

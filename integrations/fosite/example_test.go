@@ -47,13 +47,19 @@ func Example() {
 	}
 	defer replayStore.Close()
 
-	provider := compose.ComposeAllEnabled(config, store, signingKey)
-	auth, err := pkjwtfosite.New(issuer, store, replayStore, nil)
+	auth, err := pkjwtfosite.New(issuer, store, replayStore, pkjwtfosite.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer auth.Close()
-	provider, err = auth.Install(config, provider)
+	for _, c := range store.Clients {
+		if err := auth.CheckClient(c); err != nil {
+			log.Fatal(err) // a registration pkjwt cannot use: refused at start-up
+		}
+	}
+	provider, err := auth.Install(config, func(c *fosite.Config) fosite.OAuth2Provider {
+		return compose.ComposeAllEnabled(c, store, signingKey)
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	pkjwtfosite "github.com/pkjwt/pkjwt/integrations/fosite"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
+	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/replay"
 	"github.com/pkjwt/pkjwt/verify"
 )
@@ -105,8 +106,9 @@ func postForm(u string, form url.Values, user, password string) (int, map[string
 }
 
 // post posts form to u after edit (if not nil) changed the request, and
-// returns the status and the decoded JSON body (nil if not JSON).
-func post(u string, form url.Values, edit func(*http.Request)) (int, map[string]any) {
+// returns the status and the decoded JSON body (nil if not JSON); header,
+// if given, receives the response header.
+func post(u string, form url.Values, edit func(*http.Request), header ...*http.Header) (int, map[string]any) {
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		panic(err)
@@ -120,6 +122,9 @@ func post(u string, form url.Values, edit func(*http.Request)) (int, map[string]
 		panic(err)
 	}
 	defer resp.Body.Close()
+	for _, h := range header {
+		*h = resp.Header
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		panic(err)
@@ -145,8 +150,8 @@ type fixture struct {
 }
 
 type fixtureOptions struct {
-	cfg         *pkjwtfosite.Config // the JWKS address check is relaxed for loopback
-	replayStore replay.Store        // nil: a fresh replay.NewMemory
+	cfg         pkjwtfosite.Config // nil Registry: one that fetches from loopback
+	replayStore replay.Store       // nil: a fresh replay.NewMemory
 	clients     fosite.ClientManager
 	native      bool // serve fosite alone, without pkjwt
 }
@@ -211,11 +216,15 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}
 	store.Clients[noKeyClient] = &fosite.DefaultOpenIDConnectClient{DefaultClient: cc(noKeyClient), TokenEndpointAuthMethod: "private_key_jwt"}
 
-	var cfg pkjwtfosite.Config
-	if o.cfg != nil {
-		cfg = *o.cfg
+	cfg := o.cfg
+	if cfg.Registry == nil {
+		registry, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { registry.Close() })
+		cfg.Registry = registry
 	}
-	cfg.Registry.Remote.InsecureAllowLoopbackAndHTTP = true
 	replayStore := o.replayStore
 	if replayStore == nil {
 		m, err := replay.NewMemory(replay.MemoryConfig{})
@@ -230,17 +239,24 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		clients = o.clients
 	}
 
-	provider := compose.ComposeAllEnabled(config, store, testkeys.Signer(testkeys.RSA2048))
-	auth, err := pkjwtfosite.New(issuer, clients, replayStore, &cfg)
+	auth, err := pkjwtfosite.New(issuer, clients, replayStore, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { auth.Close() })
-	if !o.native {
-		provider, err = auth.Install(config, provider)
-		if err != nil {
-			t.Fatal(err)
+	for id, c := range store.Clients {
+		if err := auth.CheckClient(c); (err != nil) != (id == badKeyClient || id == noKeyClient) {
+			t.Fatalf("CheckClient(%s): %v", id, err)
 		}
+	}
+	composeProvider := func(c *fosite.Config) fosite.OAuth2Provider {
+		return compose.ComposeAllEnabled(c, store, testkeys.Signer(testkeys.RSA2048))
+	}
+	var provider fosite.OAuth2Provider
+	if o.native {
+		provider = composeProvider(config)
+	} else if provider, err = auth.Install(config, composeProvider); err != nil {
+		t.Fatal(err)
 	}
 	mux.Handle("/token", tokenEndpoint(provider))
 	mux.Handle("/introspect", introspectionEndpoint(provider))

@@ -6,14 +6,18 @@ import (
 	"testing"
 )
 
-// TestREADME checks that the code of this integration's section of
-// ../README.md and of the top README is the code Example runs, line for line.
+// TestREADME checks that every code block of this integration's section of
+// ../README.md and of the top README is code that Example or
+// Example_hydraStyle runs, line for line.
 func TestREADME(t *testing.T) {
-	example, err := os.ReadFile("example_test.go")
-	if err != nil {
-		t.Fatal(err)
+	var lines []string
+	for _, name := range []string{"example_test.go", "hydra_example_test.go"} {
+		example, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, trimLines(string(example))...)
 	}
-	lines := trimLines(string(example))
 	for _, file := range []string{"../README.md", "../../README.md"} {
 		readme, err := os.ReadFile(file)
 		if err != nil {
@@ -23,13 +27,24 @@ func TestREADME(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s has no section on fosite", file)
 		}
-		_, block, ok := strings.Cut(section, "```go\n")
-		block, _, closed := strings.Cut(block, "```")
-		if !ok || !closed {
-			t.Fatalf("%s: the section has no go code block", file)
+		section, _, _ = strings.Cut(section, "# zitadel")
+		blocks := 0
+		for {
+			_, block, ok := strings.Cut(section, "```go\n")
+			if !ok {
+				break
+			}
+			block, section, ok = strings.Cut(block, "```")
+			if !ok {
+				t.Fatalf("%s: unclosed go code block", file)
+			}
+			blocks++
+			if !contains(lines, trimLines(block)) {
+				t.Errorf("the examples do not contain the code of %s:\n%s", file, block)
+			}
 		}
-		if !contains(lines, trimLines(block)) {
-			t.Errorf("example_test.go does not contain the code of %s:\n%s", file, block)
+		if blocks == 0 {
+			t.Fatalf("%s: the section has no go code block", file)
 		}
 	}
 }

@@ -14,18 +14,14 @@ import (
 	"github.com/pkjwt/pkjwt/verify"
 )
 
-// lookupKey is the context key of the *lookup in which clientStore records
-// the op.Client it found, so that VerifyClient returns that very client
-// without asking the storage twice.
-type lookupKey struct{}
-
-type lookup struct{ client op.Client }
-
-// clientStore is a verify.Clients over a zitadel/oidc op.Storage.
+// clientStore is a verify.Clients over a zitadel/oidc op.Storage. Each
+// verify.Client carries the op.Client as Host.
 type clientStore struct {
-	storage op.Storage
-	keys    func(context.Context, op.Client) (verify.KeySource, error)
-	inline  *jwksfetch.InlineCache
+	storage    op.Storage
+	jwksURI    func(op.Client) string
+	registry   *jwksfetch.Registry
+	signingAlg func(op.Client) string
+	inline     *jwksfetch.InlineCache
 }
 
 var _ verify.Clients = (*clientStore)(nil)
@@ -37,26 +33,37 @@ func (s *clientStore) Client(ctx context.Context, id string) (*verify.Client, er
 	switch {
 	case err != nil && serverFault(err):
 		return nil, fmt.Errorf("pkjwtzitadel: GetClientByClientID: %w", err)
-	case err != nil, c == nil, c.GetID() != id:
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", verify.ErrUnknownClient, err)
+	case c == nil, c.GetID() != id:
 		return nil, verify.ErrUnknownClient
 	}
-	if l, ok := ctx.Value(lookupKey{}).(*lookup); ok {
-		l.client = c
-	}
 	if m := c.AuthMethod(); m != oidc.AuthMethodPrivateKeyJWT {
-		return &verify.Client{ID: id, Method: "zitadel: " + string(m)}, nil
+		return &verify.Client{ID: id, Method: "zitadel: " + string(m), Host: c}, nil
 	}
-	if s.keys == nil {
-		return &verify.Client{ID: id, Keys: &storageKeys{storage: s.storage, clientID: id, inline: s.inline}}, nil
+	vc := &verify.Client{ID: id, Keys: s.keys(c), Host: c}
+	if s.signingAlg != nil {
+		vc.SigningAlg = s.signingAlg(c)
 	}
-	keys, err := s.keys(ctx, c)
-	switch {
-	case err != nil:
-		keys = failing{err}
-	case keys == nil:
-		keys = failing{fmt.Errorf("%w: Config.Keys returned no key source", verify.ErrKeyNotFound)}
+	return vc, nil
+}
+
+// keys returns the client's key source: the Registry's for the jwks_uri
+// Config.JWKSURI returns, if any, else the storage's.
+func (s *clientStore) keys(c op.Client) verify.KeySource {
+	if s.jwksURI != nil {
+		if uri := s.jwksURI(c); uri != "" {
+			src, err := s.registry.Source(uri)
+			switch {
+			case errors.Is(err, jwksfetch.ErrClosed):
+				return failing{err} // the server's trouble: server_error
+			case err != nil:
+				return failing{fmt.Errorf("%w: registered jwks_uri: %w", verify.ErrKeyNotFound, err)}
+			}
+			return src
+		}
 	}
-	return &verify.Client{ID: id, Keys: keys}, nil
+	return &storageKeys{storage: s.storage, clientID: c.GetID(), inline: s.inline}
 }
 
 // serverFault reports whether err, from the storage, is a server fault rather

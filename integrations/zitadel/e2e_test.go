@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -18,8 +17,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	pkjwtzitadel "github.com/pkjwt/pkjwt/integrations/zitadel"
+	"github.com/pkjwt/pkjwt/internal/edgetest"
 	"github.com/pkjwt/pkjwt/internal/testkeys"
-	"github.com/pkjwt/pkjwt/jwksfetch"
 	"github.com/pkjwt/pkjwt/verify"
 )
 
@@ -333,48 +332,57 @@ func TestIntrospectionAuthentication(t *testing.T) {
 	}
 }
 
-// TestConfigKeys takes keys from Config.Keys: a jwksfetch.Registry for a
-// client's jwks_uri, and the errors a hook may return.
-func TestConfigKeys(t *testing.T) {
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(testkeys.JWKS(testkeys.JWK(testkeys.Public(testkeys.Ed25519), "ed1", "EdDSA", "sig")))
-	}))
-	t.Cleanup(jwks.Close)
-	reg, err := jwksfetch.NewRegistry(jwksfetch.RegistryConfig{Remote: jwksfetch.RemoteConfig{InsecureAllowLoopbackAndHTTP: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+// TestJWKSURI takes some clients' keys from a jwks_uri through a shared
+// jwksfetch.Registry, others' from the storage: two Authenticators sharing
+// the Registry fetch the document once.
+func TestJWKSURI(t *testing.T) {
+	jwks := edgetest.NewJWKS(t)
 
-	keys := func(_ context.Context, c op.Client) (verify.KeySource, error) {
+	uris := func(c op.Client) string {
 		switch c.GetID() {
 		case edClient:
-			return reg.Source(jwks.URL)
-		case rsaClient:
-			return nil, errors.New("key service down")
-		default:
-			return nil, verify.ErrKeyNotFound
+			return jwks.URL
+		case badKeyClient:
+			return "not a URL"
+		}
+		return "" // the storage's keys
+	}
+	cfg := pkjwtzitadel.Config{JWKSURI: uris, Registry: jwks.Registry}
+	f := newFixture(t, fixtureOptions{cfg: cfg})
+	g := newFixture(t, fixtureOptions{cfg: cfg})
+	for _, c := range []string{edClient, rsaClient} {
+		if err := f.auth.CheckClient(f.storage.clients[c]); err != nil {
+			t.Errorf("CheckClient(%s): %v", c, err)
 		}
 	}
-	f := newFixture(t, fixtureOptions{cfg: &pkjwtzitadel.Config{Keys: keys}})
+	if err := f.auth.CheckClient(f.storage.clients[badKeyClient]); !errors.Is(err, verify.ErrKeyNotFound) {
+		t.Errorf("CheckClient of a client with a bad jwks_uri: %v", err)
+	}
 	tests := []struct {
 		name   string
+		f      *fixture
 		client string
 		s      signer
 		want   outcome
 	}{
-		{"jwks_uri", edClient, edSigner, ok},
-		{"hook fails", rsaClient, rsaSigner, serverError},
-		{"no keys", badKeyClient, rsaSigner, invalidClient},
+		{"jwks_uri", f, edClient, edSigner, ok},
+		{"jwks_uri, the other Authenticator", g, edClient, edSigner, ok},
+		{"storage keys", f, rsaClient, rsaSigner, ok},
+		{"bad jwks_uri", f, badKeyClient, rsaSigner, invalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := postForm(f.tokenURL, with(grant(), f.assertion(tt.client, tt.s, nil)), "", "")
+			status, body := postForm(tt.f.tokenURL, with(grant(), tt.f.assertion(tt.client, tt.s, nil)), "", "")
 			if got := outcomeOf(status, body); got != tt.want {
 				t.Errorf("got %v %v, want %v", got, body, tt.want)
 			}
 		})
+	}
+	if n := jwks.Fetches(); n != 1 {
+		t.Errorf("the shared document was fetched %d times, want 1", n)
+	}
+	if _, err := pkjwtzitadel.New(f.issuer, f.storage, mustMemory(t), pkjwtzitadel.Config{JWKSURI: uris}); err == nil {
+		t.Error("New with JWKSURI and no Registry succeeded")
 	}
 }
 
@@ -382,7 +390,7 @@ func TestConfigKeys(t *testing.T) {
 // whose parent is the *verify.Error.
 func TestErrorsWrapVerifyError(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	server := f.auth.Server(op.NewLegacyServer(nil, *op.DefaultEndpoints))
+	server := pkjwtzitadel.ServerForTest(f.auth, op.NewLegacyServer(nil, *op.DefaultEndpoints))
 	form := with(grant(), f.assertion(rsaClient, rsaSigner, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }))
 	_, err := server.VerifyClient(context.Background(), &op.Request[op.ClientCredentials]{
 		Method: http.MethodPost, URL: &url.URL{Path: "/oauth/token"}, Header: http.Header{}, Form: form, Data: &op.ClientCredentials{},
@@ -414,12 +422,14 @@ func TestNew(t *testing.T) {
 		name    string
 		issuer  string
 		storage op.Storage
-		cfg     *pkjwtzitadel.Config
+		cfg     pkjwtzitadel.Config
 	}{
-		{"nil storage", "https://op.example", nil, nil},
-		{"no issuer", "", storage, nil},
-		{"client_secret_jwt", "https://op.example", storage, &pkjwtzitadel.Config{Verify: &verify.Config{AllowClientSecretJWT: true}}},
-		{"invalid verify config", "https://op.example", storage, &pkjwtzitadel.Config{Verify: &verify.Config{MaxLifetime: -1}}},
+		{"nil storage", "https://op.example", nil, pkjwtzitadel.Config{}},
+		{"no issuer", "", storage, pkjwtzitadel.Config{}},
+		{"client_secret_jwt", "https://op.example", storage, pkjwtzitadel.Config{Verify: verify.Config{AllowClientSecretJWT: true}}},
+		{"invalid verify config", "https://op.example", storage, pkjwtzitadel.Config{Verify: verify.Config{MaxLifetime: -1}}},
+		{"negative body cap", "https://op.example", storage, pkjwtzitadel.Config{MaxBodyBytes: -1}},
+		{"JWKSURI without Registry", "https://op.example", storage, pkjwtzitadel.Config{JWKSURI: func(op.Client) string { return "" }}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,12 +44,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, nil)
+	auth, err := pkjwtzitadel.New(issuer, storage, replayStore, pkjwtzitadel.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	server := auth.Server(op.NewLegacyServer(provider, *op.DefaultEndpoints))
-	handler := op.RegisterLegacyServer(server, op.AuthorizeCallbackHandler(provider))
+	server := op.NewLegacyServer(provider, *op.DefaultEndpoints)
+	handler := auth.Handler(server, op.AuthorizeCallbackHandler(provider))
 	mux.Handle("/", handler)
 
 	// The client's side; srv.Client trusts the test server's certificate.

@@ -54,7 +54,7 @@ func post(u string, form url.Values, edit func(*http.Request)) (int, map[string]
 	return do(http.DefaultClient, u, form, edit)
 }
 
-func do(client *http.Client, u string, form url.Values, edit func(*http.Request)) (int, map[string]any) {
+func do(client *http.Client, u string, form url.Values, edit func(*http.Request), header ...*http.Header) (int, map[string]any) {
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		panic(err)
@@ -68,6 +68,9 @@ func do(client *http.Client, u string, form url.Values, edit func(*http.Request)
 		panic(err)
 	}
 	defer resp.Body.Close()
+	for _, h := range header {
+		*h = resp.Header
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		panic(err)
@@ -87,11 +90,12 @@ type fixture struct {
 	introspectURL string
 	revokeURL     string
 	storage       *memoryStorage
+	provider      *op.Provider
 	auth          *pkjwtzitadel.Authenticator
 }
 
 type fixtureOptions struct {
-	cfg         *pkjwtzitadel.Config
+	cfg         pkjwtzitadel.Config
 	replayStore replay.Store // nil: a fresh replay.NewMemory
 	issuer      string       // the Authenticator's issuer; empty: the provider's
 	native      bool         // serve zitadel/oidc alone, without pkjwt
@@ -132,11 +136,11 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := auth.Server(op.NewLegacyServer(provider, *op.DefaultEndpoints))
+	server := op.NewLegacyServer(provider, *op.DefaultEndpoints)
+	handler := auth.Handler(server, op.AuthorizeCallbackHandler(provider))
 	if o.native {
-		server = op.NewLegacyServer(provider, *op.DefaultEndpoints)
+		handler = op.RegisterLegacyServer(server, op.AuthorizeCallbackHandler(provider))
 	}
-	handler := op.RegisterLegacyServer(server, op.AuthorizeCallbackHandler(provider))
 	mux.Handle("/", handler)
 
 	return &fixture{
@@ -145,6 +149,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		introspectURL: op.DefaultEndpoints.Introspection.Absolute(issuer),
 		revokeURL:     op.DefaultEndpoints.Revocation.Absolute(issuer),
 		storage:       storage,
+		provider:      provider,
 		auth:          auth,
 	}
 }

@@ -206,6 +206,7 @@ type client struct {
 	id         string
 	secret     string // for client_secret_basic and client_secret_post
 	authMethod oidc.AuthMethod
+	signingAlg string // the registration's token_endpoint_auth_signing_alg, read through Config.SigningAlg
 }
 
 func (c *client) GetID() string                       { return c.id }
