@@ -103,22 +103,11 @@
 //     rule against a backend the test makes forget.
 //   - Safe for concurrent use.
 //
-// In SQL, a primary key gives atomicity:
-//
-//	CREATE TABLE pkjwt_jti (key bytea PRIMARY KEY, until timestamptz NOT NULL);
-//
-//	-- Claim: first drop an expired record of this key, then insert.
-//	DELETE FROM pkjwt_jti WHERE key = $1 AND until < now();
-//	INSERT INTO pkjwt_jti (key, until) VALUES ($1, $2);
-//	-- unique violation (SQLSTATE 23505) -> ErrReplayed; any other error -> that error
-//
-//	-- A periodic job keeps the table small:
-//	DELETE FROM pkjwt_jti WHERE until < now();
-//
-// Two concurrent claims may both delete, but only one insert succeeds. If
-// $2 is already past, skip the insert and report ErrReplayed when a row with
-// until >= now() exists. The database clock and the servers' clocks must agree
-// (NTP), since until is an absolute time. A durable table loses nothing on a
-// restart: return the epoch kept in a one-row table, which whoever restores
-// an old backup or truncates the table moves to that moment.
+// Package replay/sqlstore is such a store for PostgreSQL, MySQL/MariaDB and
+// SQLite through database/sql: one statement that inserts the key or takes
+// over an expired row, expiry as integer milliseconds from the verifier's
+// clock (never the database's clock or a time-zone-dependent column), and
+// an epoch kept in the database that moves when the claims table is
+// re-created or restored from an older backup. Read its documentation
+// before writing another SQL store.
 package replay
