@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pkjwt/pkjwt/internal/servertest"
 )
 
 // startTimeout bounds how long Start and Restart wait for a server to
@@ -88,7 +90,7 @@ func startConf(tb testing.TB, conf string, args ...string) *Server {
 	// A free port can be taken by someone else between our probe and the
 	// server's bind, so try a few.
 	for attempt := 1; ; attempt++ {
-		s.port, err = freePort()
+		s.port, err = servertest.FreePort()
 		if err != nil {
 			tb.Fatalf("redistest: %v", err)
 		}
@@ -181,12 +183,12 @@ func (s *Server) start() error {
 		select {
 		case <-exited:
 			s.cmd, s.exited = nil, nil
-			return fmt.Errorf("redis-server on port %d exited: %v; log:\n%s", s.port, err, readLog(logFile))
+			return fmt.Errorf("redis-server on port %d exited: %v; log:\n%s", s.port, err, servertest.ReadLog(logFile))
 		default:
 		}
 		if time.Now().After(deadline) {
 			s.stopLocked()
-			return fmt.Errorf("redis-server on port %d did not answer within %v: %v; log:\n%s", s.port, startTimeout, err, readLog(logFile))
+			return fmt.Errorf("redis-server on port %d did not answer within %v: %v; log:\n%s", s.port, startTimeout, err, servertest.ReadLog(logFile))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -227,22 +229,4 @@ func ping(addr string, pid int) error {
 		}
 	}
 	return fmt.Errorf("the server on %s is not the one started (want %s)", addr, want)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func readLog(name string) string {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	return string(b)
 }

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pkjwt/pkjwt/internal/servertest"
 )
 
 // startTimeout bounds how long a start waits for the server to accept
@@ -181,7 +183,7 @@ func (s *Server) setup(bin string, args ...string) error {
 func (s *Server) startFresh() error {
 	var err error
 	for range 5 {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = servertest.FreePort(); err != nil {
 			break
 		}
 		if err = s.Start(); err == nil {
@@ -292,12 +294,12 @@ func (s *Server) startLocked(deadline time.Time) error {
 		select {
 		case <-exited:
 			s.cmd, s.exited = nil, nil
-			return fmt.Errorf("%s on port %d exited; log:\n%s", s.kind, s.port, readLog(logFile))
+			return fmt.Errorf("%s on port %d exited; log:\n%s", s.kind, s.port, servertest.ReadLog(logFile))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stopLocked()
-			return fmt.Errorf("%s on port %d not ready within %v; log:\n%s", s.kind, s.port, startTimeout, readLog(logFile))
+			return fmt.Errorf("%s on port %d not ready within %v; log:\n%s", s.kind, s.port, startTimeout, servertest.ReadLog(logFile))
 		}
 	}
 }
@@ -313,7 +315,7 @@ func (s *Server) ready(logFile string) bool {
 		return err == nil && len(lines) >= 8 && strings.TrimSpace(lines[0]) == strconv.Itoa(s.cmd.Process.Pid) &&
 			strings.TrimSpace(lines[3]) == strconv.Itoa(s.port) && strings.TrimSpace(lines[7]) == "ready"
 	}
-	return strings.Contains(readLog(logFile), "ready for connections")
+	return strings.Contains(servertest.ReadLog(logFile), "ready for connections")
 }
 
 // Stop kills the server and every process of its group (SIGKILL, as a
@@ -452,22 +454,4 @@ func findPostgres(name string) (string, error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func readLog(name string) string {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	return string(b)
 }
