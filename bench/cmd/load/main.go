@@ -643,6 +643,7 @@ func spread(v []float64) string {
 type redisServer struct {
 	cmd  *exec.Cmd
 	addr string
+	rdb  *redis.Client // for PING, FLUSHALL and Provision
 }
 
 func startRedis(bin, dir string) (*redisServer, error) {
@@ -659,10 +660,11 @@ func startRedis(bin, dir string) (*redisServer, error) {
 		return nil, err
 	}
 	r := &redisServer{cmd: cmd, addr: "127.0.0.1:" + port}
+	r.rdb = redis.NewClient(&redis.Options{Addr: r.addr})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		if _, err := r.do("PING"); err == nil {
+		if err := r.rdb.Ping(ctx).Err(); err == nil {
 			return r, nil
 		}
 		select {
@@ -674,44 +676,15 @@ func startRedis(bin, dir string) (*redisServer, error) {
 	}
 }
 
-// do sends one command in RESP and returns the first line of the reply.
-func (r *redisServer) do(args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", r.addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	if strings.HasPrefix(line, "-") {
-		return "", errors.New(strings.TrimSpace(line))
-	}
-	return strings.TrimSpace(line), nil
-}
-
 func (r *redisServer) flush() error {
-	_, err := r.do("FLUSHALL")
-	return err
+	return r.rdb.FlushAll(context.Background()).Err()
 }
 
 // provision tells the replay store that the flushed Redis is new to it
 // (redisstore's Store.Provision): the pool's assertions, minted before the
 // flush, are not refused as after a loss.
 func (r *redisServer) provision() error {
-	rdb := redis.NewClient(&redis.Options{Addr: r.addr})
-	defer rdb.Close()
-	s, err := redisstore.New(rdb, redisstore.Config{CheckInterval: -1})
+	s, err := redisstore.New(r.rdb, redisstore.Config{CheckInterval: -1})
 	if err != nil {
 		return err
 	}
@@ -720,6 +693,7 @@ func (r *redisServer) provision() error {
 }
 
 func (r *redisServer) stop() {
+	r.rdb.Close()
 	r.cmd.Process.Kill()
 	r.cmd.Wait()
 }
